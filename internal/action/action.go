@@ -1,0 +1,235 @@
+// Package action runs one deploy: inputs → secrets → remote → report. It is
+// the only layer that talks to the runner (log lines, masks, summary,
+// outputs).
+package action
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/inputs"
+	"github.com/productgalaxy/sops-deploy-action/internal/mask"
+	"github.com/productgalaxy/sops-deploy-action/internal/remote"
+	"github.com/productgalaxy/sops-deploy-action/internal/report"
+	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+)
+
+// FileMode is the mode of the installed file.
+const FileMode fs.FileMode = 0o600
+
+// Options are the seams the runner's process environment provides.
+type Options struct {
+	// Workspace is the repository checkout; nil opens GITHUB_WORKSPACE (or
+	// the working directory) as an os.Root, so paths cannot escape it.
+	Workspace fs.FS
+	// Timeouts for the SSH connection; zero means remote.DefaultTimeouts.
+	Timeouts remote.Timeouts
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Run performs the deploy described by the inputs in gha and reports the
+// outcome to the runner. On failure it has printed one ::error:: line and
+// returns a non-nil error; the caller only sets the exit code.
+func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Timeouts == (remote.Timeouts{}) {
+		opts.Timeouts = remote.DefaultTimeouts
+	}
+	r := &run{gha: gha, opts: opts, start: opts.Now(), debug: debugOn(gha)}
+	err := r.deploy(ctx)
+	r.sum.Duration = opts.Now().Sub(r.start)
+	if err != nil {
+		msg, hint := Describe(err)
+		line := msg
+		if hint != "" {
+			line += "; fix: " + hint
+		}
+		gha.Errorf("%s", line)
+		r.sum.Error = line
+	}
+	r.writeSummary()
+	return err
+}
+
+type run struct {
+	gha   *githubactions.Action
+	opts  Options
+	start time.Time
+	debug bool
+	sum   report.Summary
+}
+
+func debugOn(gha *githubactions.Action) bool {
+	return gha.Getenv("RUNNER_DEBUG") == "1" || strings.EqualFold(gha.Getenv("ACTIONS_STEP_DEBUG"), "true")
+}
+
+func (r *run) debugf(format string, args ...any) {
+	if r.debug {
+		r.gha.Debugf(format, args...)
+	}
+}
+
+func (r *run) since() time.Duration { return r.opts.Now().Sub(r.start).Round(time.Millisecond) }
+
+func (r *run) deploy(ctx context.Context) error {
+	gha := r.gha
+	// Masks come first: nothing is printed before every secret input is
+	// registered, whole and line by line, raw and trimmed.
+	for _, name := range inputs.SecretInputs {
+		mask.Secret(gha, gha.Getenv("INPUT_"+strings.ToUpper(name)))
+		mask.Secret(gha, gha.GetInput(name))
+	}
+	cfg, err := inputs.Load(gha.GetInput)
+	if err != nil {
+		return err
+	}
+	r.sum.Env, r.sum.File = cfg.Env, cfg.File
+	r.sum.Host = fmt.Sprintf("%s@%s", cfg.User, remote.Target{Host: cfg.Host, Port: cfg.Port}.Addr())
+	r.sum.RemotePath = cfg.RemotePath
+
+	ids, err := secrets.ParseIdentities(cfg.AgeKey.Reveal())
+	if err != nil {
+		return err
+	}
+	signer, err := remote.ParseSigner(cfg.SSHKey, cfg.SSHKeyPassphrase)
+	if err != nil {
+		return err
+	}
+	hostKeys, err := remote.NewHostKeys(cfg.KnownHosts, cfg.HostFingerprints)
+	if err != nil {
+		return err
+	}
+	r.debugf("inputs valid: %d age key(s) for %s; ssh key %s (%s)", len(ids.Recipients), strings.Join(ids.Recipients, ", "), remote.ClientKeyDescription(signer), r.since())
+
+	encrypted, err := r.readFile(cfg.File)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(encrypted)
+	r.sum.FileSHA256 = hex.EncodeToString(sum[:])
+
+	res, err := secrets.Decrypt(encrypted, ids)
+	if err != nil {
+		return &FileProblem{File: cfg.File, Err: err}
+	}
+	skipped := mask.Values(gha, res.Leaves)
+	r.debugf("decrypted and masked %d values (%s)", len(res.Leaves), r.since())
+
+	r.sum.LastModified = res.LastModified
+	r.sum.Recipients = res.Recipients
+	r.sum.Unencrypted = res.Unencrypted()
+	r.sum.Empty = skipped.Empty
+	for _, l := range res.Leaves {
+		r.sum.Keys = append(r.sum.Keys, l.Path)
+	}
+	gha.Infof("Decrypted %q in memory: %d keys, encrypted to %s (sops lastmodified %s, file sha256 %s)",
+		cfg.File, len(res.Leaves), strings.Join(res.Recipients, ", "), res.LastModified.UTC().Format(time.RFC3339), r.sum.FileSHA256)
+	if len(skipped.Empty) > 0 {
+		gha.Warningf("%d key(s) have empty values: %s", len(skipped.Empty), strings.Join(skipped.Empty, ", "))
+	}
+	if len(skipped.Short) > 0 {
+		gha.Warningf("%d value(s) are shorter than %d characters or booleans and are not masked in the log (masking them would hide that text everywhere): %s",
+			len(skipped.Short), mask.MinLength, strings.Join(skipped.Short, ", "))
+	}
+	if len(r.sum.Unencrypted) > 0 {
+		gha.Noticef("%d key(s) are stored unencrypted by the file's own sops rules: %s", len(r.sum.Unencrypted), strings.Join(r.sum.Unencrypted, ", "))
+	}
+
+	target := remote.Target{Host: cfg.Host, Port: cfg.Port, User: cfg.User}
+	conn, err := remote.Dial(ctx, target, signer, hostKeys, r.opts.Timeouts)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	r.sum.HostKey = conn.HostKeyType + " " + conn.HostKey
+	gha.Infof("Connected to %s; host key %s %s verified", r.sum.Host, conn.HostKeyType, conn.HostKey)
+	r.debugf("connected and SFTP session open (%s)", r.since())
+
+	inst, err := conn.Install(cfg.RemotePath, res.Plaintext.Reveal(), FileMode)
+	if err != nil {
+		return err
+	}
+	r.sum.Mode, r.sum.Bytes = inst.Mode, inst.Size
+	gha.Infof("Installed %q on %s: mode %04o, %d bytes, in %s", inst.Path, cfg.Host, inst.Mode, inst.Size, r.since())
+
+	if r.gha.Getenv("GITHUB_OUTPUT") != "" {
+		gha.SetOutput("remote_path", inst.Path)
+		gha.SetOutput("key_count", fmt.Sprint(len(res.Leaves)))
+		gha.SetOutput("sha256", r.sum.FileSHA256)
+	}
+	return nil
+}
+
+func (r *run) writeSummary() {
+	if r.gha.Getenv("GITHUB_STEP_SUMMARY") == "" {
+		return
+	}
+	r.gha.AddStepSummary(report.Markdown(r.sum))
+}
+
+// readFile reads the encrypted file from the workspace, refusing paths that
+// leave it and files over the size bound.
+func (r *run) readFile(name string) ([]byte, error) {
+	ws := r.opts.Workspace
+	if ws == nil {
+		dir := r.gha.Getenv("GITHUB_WORKSPACE")
+		if dir == "" {
+			dir = "."
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			return nil, &WorkspaceError{Dir: dir, Err: err}
+		}
+		defer root.Close()
+		ws = root.FS()
+	}
+	f, err := ws.Open(name)
+	if err != nil {
+		return nil, &FileProblem{File: name, Err: err}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, secrets.MaxFileSize+1))
+	if err != nil {
+		return nil, &FileProblem{File: name, Err: err}
+	}
+	if len(b) > secrets.MaxFileSize {
+		return nil, &FileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize)}}
+	}
+	return bytes.Clone(b), nil
+}
+
+// FileProblem ties an error to the secrets file it concerns.
+type FileProblem struct {
+	File string
+	Err  error
+}
+
+func (e *FileProblem) Error() string { return fmt.Sprintf("file %q: %v", e.File, e.Err) }
+func (e *FileProblem) Unwrap() error { return e.Err }
+
+// WorkspaceError says the workspace could not be opened.
+type WorkspaceError struct {
+	Dir string
+	Err error
+}
+
+func (e *WorkspaceError) Error() string {
+	return fmt.Sprintf("failed to open workspace %q: %v", e.Dir, e.Err)
+}
+func (e *WorkspaceError) Unwrap() error { return e.Err }
+
+var _ = errors.New

@@ -1,0 +1,175 @@
+package remote
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// HostKeyError says the host's key is not the pinned one, is revoked, or
+// the host is not in known_hosts. It holds public data only.
+type HostKeyError struct {
+	Host      string   // host:port
+	Presented string   // fingerprint the server presented
+	KeyType   string   // its key type
+	Expected  []string // pinned fingerprints, or known key types and fingerprints
+	Unknown   bool     // the host has no entry at all
+	Revoked   bool
+}
+
+func (e *HostKeyError) Error() string {
+	switch {
+	case e.Revoked:
+		return fmt.Sprintf("host key of %s (%s %s) is marked @revoked in known_hosts", e.Host, e.KeyType, e.Presented)
+	case e.Unknown:
+		return fmt.Sprintf("known_hosts has no entry for %s (it presented %s %s)", e.Host, e.KeyType, e.Presented)
+	}
+	return fmt.Sprintf("host key mismatch for %s: it presented %s %s, expected %s", e.Host, e.KeyType, e.Presented, strings.Join(e.Expected, ", "))
+}
+
+// HostKeys checks a server's host key against known_hosts text or pinned
+// SHA256 fingerprints. Build it with NewHostKeys.
+type HostKeys struct {
+	knownHosts ssh.HostKeyCallback
+	fps        map[string]bool
+	fpList     []string
+}
+
+// NewHostKeys builds the checker from exactly one of knownHosts (the text of
+// known_hosts lines) and fingerprints.
+func NewHostKeys(knownHostsText string, fingerprints []string) (*HostKeys, error) {
+	if (knownHostsText == "") == (len(fingerprints) == 0) {
+		return nil, errors.New("exactly one of known_hosts and host_fingerprint must be set")
+	}
+	if len(fingerprints) > 0 {
+		h := &HostKeys{fps: map[string]bool{}, fpList: fingerprints}
+		for _, f := range fingerprints {
+			h.fps[f] = true
+		}
+		return h, nil
+	}
+	// knownhosts only reads files. known_hosts is public data, so a
+	// short-lived file is fine; it is removed before the parse returns.
+	dir, err := os.MkdirTemp("", "sops-deploy-known-hosts-")
+	if err != nil {
+		return nil, fmt.Errorf("failed to create a temporary directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	f := filepath.Join(dir, "known_hosts")
+	text := strings.ReplaceAll(strings.TrimPrefix(knownHostsText, "\uFEFF"), "\r\n", "\n")
+	if err := os.WriteFile(f, []byte(text+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("failed to write known_hosts: %w", err)
+	}
+	cb, err := knownhosts.New(f)
+	if err != nil {
+		return nil, &KnownHostsError{Problem: knownHostsProblem(err)}
+	}
+	return &HostKeys{knownHosts: cb}, nil
+}
+
+// KnownHostsError reports malformed known_hosts input.
+type KnownHostsError struct{ Problem string }
+
+func (e *KnownHostsError) Error() string { return "known_hosts: " + e.Problem }
+
+func knownHostsProblem(err error) string {
+	// knownhosts errors read "<file>:<line>: <problem>"; keep the line and
+	// drop the temporary file name.
+	msg := err.Error()
+	if i := strings.Index(msg, "known_hosts:"); i >= 0 {
+		msg = "line " + msg[i+len("known_hosts:"):]
+	}
+	return msg
+}
+
+// dummyKey is a key no host has; asking knownhosts about it lists the keys
+// that are known for a host.
+var dummyKey = func() ssh.PublicKey {
+	k, err := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// Algorithms returns the host key algorithms to offer for addr (host:port)
+// so that a host with several key types presents one that is pinned
+// (golang/go#29286). Nil means no preference.
+func (h *HostKeys) Algorithms(addr string) []string {
+	if h.knownHosts == nil {
+		return nil
+	}
+	err := h.knownHosts(addr, fakeAddr(addr), dummyKey)
+	var ke *knownhosts.KeyError
+	if !errors.As(err, &ke) || len(ke.Want) == 0 {
+		return nil
+	}
+	var algos []string
+	seen := map[string]bool{}
+	for _, w := range ke.Want {
+		for _, a := range algorithmsFor(w.Key.Type()) {
+			if !seen[a] {
+				seen[a] = true
+				algos = append(algos, a)
+			}
+		}
+	}
+	return algos
+}
+
+func algorithmsFor(keyType string) []string {
+	switch keyType {
+	case ssh.KeyAlgoRSA:
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	case ssh.CertAlgoRSAv01:
+		return []string{ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01, ssh.CertAlgoRSAv01}
+	}
+	return []string{keyType}
+}
+
+func fakeAddr(addr string) net.Addr {
+	host, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	return &net.TCPAddr{IP: net.ParseIP(host), Port: p}
+}
+
+// Check verifies key for addr (host:port) and returns a *HostKeyError when
+// it is not trusted.
+func (h *HostKeys) Check(addr string, remote net.Addr, key ssh.PublicKey) error {
+	presented := ssh.FingerprintSHA256(key)
+	if h.knownHosts == nil {
+		if h.fps[presented] {
+			return nil
+		}
+		return &HostKeyError{Host: addr, Presented: presented, KeyType: key.Type(), Expected: h.fpList}
+	}
+	err := h.knownHosts(addr, remote, key)
+	if err == nil {
+		return nil
+	}
+	he := &HostKeyError{Host: addr, Presented: presented, KeyType: key.Type()}
+	var ke *knownhosts.KeyError
+	var re *knownhosts.RevokedError
+	switch {
+	case errors.As(err, &re):
+		he.Revoked = true
+	case errors.As(err, &ke) && len(ke.Want) == 0:
+		he.Unknown = true
+	case errors.As(err, &ke):
+		for _, w := range ke.Want {
+			he.Expected = append(he.Expected, fmt.Sprintf("%s %s (known_hosts line %d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Line))
+		}
+	default:
+		// Certificates signed by an unknown or wrong authority and similar.
+		he.Expected = []string{"a key or certificate trusted by known_hosts"}
+	}
+	return he
+}

@@ -1,0 +1,71 @@
+package secrets
+
+import (
+	"fmt"
+	"strings"
+)
+
+// FileError says that the secrets file is not a well-formed sops YAML file.
+type FileError struct {
+	Line    int // 1-based line, 0 if unknown
+	Problem string
+	Hint    string
+}
+
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s", e.Line, e.Problem)
+	}
+	return e.Problem
+}
+
+// PlaintextError says that values in a file that claims to be encrypted are
+// in plaintext. Keys holds their key paths, never their values.
+type PlaintextError struct {
+	Keys   []string
+	Reason string // why sops left them in plaintext, if known
+}
+
+func (e *PlaintextError) Error() string {
+	msg := fmt.Sprintf("%d value(s) are stored in plaintext in the encrypted file: %s", len(e.Keys), strings.Join(e.Keys, ", "))
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
+	}
+	return msg
+}
+
+// NoMatchingKeyError says that none of the given age keys is a recipient of
+// the file. Both lists hold public recipients only.
+type NoMatchingKeyError struct {
+	FileRecipients []string
+	KeyRecipients  []string
+}
+
+func (e *NoMatchingKeyError) Error() string {
+	return fmt.Sprintf("the age key matches none of the file's recipients: file is encrypted to %s; age_key holds %s",
+		strings.Join(e.FileRecipients, ", "), strings.Join(e.KeyRecipients, ", "))
+}
+
+// IntegrityError says that the file was modified after sops encrypted it.
+// It never carries a MAC or any digest: the sops MAC is an unkeyed hash of
+// the plaintext.
+type IntegrityError struct {
+	Key     string // key path of the value that failed, if one did
+	Problem string
+}
+
+func (e *IntegrityError) Error() string {
+	if e.Key != "" {
+		return fmt.Sprintf("value of %q %s", e.Key, e.Problem)
+	}
+	return e.Problem
+}
+
+// UnsupportedError says that the file uses a sops feature this action does
+// not handle.
+type UnsupportedError struct {
+	Problem string
+	Hint    string
+}
+
+func (e *UnsupportedError) Error() string { return e.Problem }

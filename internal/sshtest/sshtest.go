@@ -1,0 +1,403 @@
+// Package sshtest starts a real OpenSSH server for tests.
+//
+// Each server runs as a child process of the test binary, listens on a
+// loopback address and keeps everything (config, keys, log) in a
+// t.TempDir(). The system sshd and /etc/ssh are never touched. The login
+// user is the user running the tests.
+//
+// The package is meant to be imported from _test.go files only.
+package sshtest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+const (
+	// startAttempts bounds retries when sshd loses the race for its port.
+	startAttempts = 3
+	// readyTimeout bounds how long one sshd start may take to serve a banner.
+	readyTimeout = 10 * time.Second
+	// stopTimeout bounds how long cleanup waits after SIGTERM before SIGKILL.
+	stopTimeout = 5 * time.Second
+)
+
+var (
+	sshdCandidates = []string{"/usr/sbin/sshd"}
+	sftpCandidates = []string{
+		"/usr/lib/openssh/sftp-server",
+		"/usr/libexec/openssh/sftp-server",
+		"/usr/lib/ssh/sftp-server",
+	}
+)
+
+// SSHD describes a running OpenSSH server started by Start.
+type SSHD struct {
+	// Host is the IP address sshd listens on, "127.0.0.1" by default.
+	Host string
+	// Port is the TCP port sshd listens on.
+	Port int
+	// Addr is Host:Port, suitable for ssh.Dial.
+	Addr string
+	// User is the login user: the user running the tests.
+	User string
+	// HostKey is the server's ed25519 host key.
+	HostKey ssh.PublicKey
+	// KnownHosts is a single known_hosts line for HostKey at Addr,
+	// e.g. "[127.0.0.1]:40123 ssh-ed25519 AAAA...".
+	KnownHosts string
+	// Fingerprint is ssh.FingerprintSHA256(HostKey).
+	Fingerprint string
+	// ClientKeyPEM is an OpenSSH-format PEM private key (ed25519, no
+	// passphrase) authorized to log in as User.
+	ClientKeyPEM []byte
+	// Dir is the temporary directory holding sshd_config, keys and the log.
+	Dir string
+
+	clientSigner ssh.Signer
+	logPath      string
+}
+
+// Option configures Start.
+type Option func(*options)
+
+type options struct {
+	listenHost string
+	extraKeys  []ssh.PublicKey
+}
+
+// WithAuthorizedKey authorizes key, in addition to the generated client
+// key, to log in as the test user.
+func WithAuthorizedKey(key ssh.PublicKey) Option {
+	return func(o *options) { o.extraKeys = append(o.extraKeys, key) }
+}
+
+// WithListenAddr makes sshd listen on host (an IP address such as
+// "127.0.0.2") instead of 127.0.0.1. Any 127.0.0.0/8 address works on
+// Linux without further setup.
+func WithListenAddr(host string) Option {
+	return func(o *options) { o.listenHost = host }
+}
+
+// Start starts sshd for the duration of the test and stops it in
+// t.Cleanup. It skips the test when sshd or sftp-server is not installed,
+// unless the environment variable CI is "true", in which case it fails.
+func Start(t testing.TB, opts ...Option) *SSHD {
+	t.Helper()
+	o := options{listenHost: "127.0.0.1"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+
+	sshdPath := findSSHD()
+	if sshdPath == "" {
+		skipOrFatal(t, "sshd not found; install openssh-server")
+	}
+	sftpPath := findFile(sftpCandidates)
+	if sftpPath == "" {
+		skipOrFatal(t, "sftp-server not found; install openssh-server")
+	}
+
+	u, err := user.Current()
+	if err != nil {
+		t.Fatalf("failed to look up current user: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		// Privilege separation needs this directory when sshd runs as root.
+		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+			t.Logf("sshtest: failed to create /run/sshd: %v", err)
+		}
+	}
+
+	s := &SSHD{Host: o.listenHost, User: u.Username, Dir: t.TempDir()}
+	s.logPath = filepath.Join(s.Dir, "sshd.log")
+	hostKeyPath := filepath.Join(s.Dir, "ssh_host_ed25519_key")
+	authKeysPath := filepath.Join(s.Dir, "authorized_keys")
+	configPath := filepath.Join(s.Dir, "sshd_config")
+
+	hostKey, hostKeyPEM, err := generateKey("sshtest host key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.HostKey = hostKey.PublicKey()
+	s.Fingerprint = ssh.FingerprintSHA256(s.HostKey)
+	if err := os.WriteFile(hostKeyPath, hostKeyPEM, 0o600); err != nil {
+		t.Fatalf("failed to write host key: %v", err)
+	}
+
+	s.clientSigner, s.ClientKeyPEM, err = generateKey("sshtest client key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var authKeys bytes.Buffer
+	for _, k := range append([]ssh.PublicKey{s.clientSigner.PublicKey()}, o.extraKeys...) {
+		authKeys.Write(ssh.MarshalAuthorizedKey(k))
+	}
+	if err := os.WriteFile(authKeysPath, authKeys.Bytes(), 0o600); err != nil {
+		t.Fatalf("failed to write authorized_keys: %v", err)
+	}
+
+	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatalf("failed to create sshd log: %v", err)
+	}
+	defer logFile.Close() // the child keeps its own descriptor
+
+	penalties := true
+	for attempt := 1; ; attempt++ {
+		port, err := freePort(s.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := sshdConfig(s.Host, port, hostKeyPath, authKeysPath, sftpPath, penalties)
+		if err := os.WriteFile(configPath, []byte(cfg), 0o600); err != nil {
+			t.Fatalf("failed to write sshd_config: %v", err)
+		}
+		// Validate the config first: a clear error beats a port-race retry.
+		out, err := exec.Command(sshdPath, "-t", "-f", configPath).CombinedOutput()
+		if err != nil && penalties && bytes.Contains(out, []byte("PerSourcePenalties")) {
+			// OpenSSH < 9.8 does not know PerSourcePenalties; drop it.
+			penalties = false
+			attempt--
+			continue
+		}
+		if err != nil {
+			t.Fatalf("sshd rejected its config %s: %v\n%s", configPath, err, out)
+		}
+
+		fmt.Fprintf(logFile, "=== sshtest: starting sshd on %s:%d (attempt %d)\n", s.Host, port, attempt)
+		p, err := startProcess(sshdPath, configPath, logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := net.JoinHostPort(s.Host, strconv.Itoa(port))
+		err = waitReady(addr, p.exited)
+		if err == nil {
+			s.Port = port
+			s.Addr = addr
+			t.Cleanup(func() {
+				p.stop()
+				if t.Failed() {
+					t.Logf("sshd log (%s):\n%s", s.logPath, s.readLog())
+				}
+			})
+			break
+		}
+		p.stop()
+		fmt.Fprintf(logFile, "=== sshtest: attempt %d failed: %v\n", attempt, err)
+		if attempt >= startAttempts {
+			t.Fatalf("failed to start sshd after %d attempts: %v\nsshd log:\n%s", attempt, err, s.readLog())
+		}
+	}
+
+	s.KnownHosts = knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey)
+	return s
+}
+
+// ClientConfig returns a client config that logs in as s.User with the
+// generated client key and accepts only s.HostKey.
+func (s *SSHD) ClientConfig(t testing.TB) *ssh.ClientConfig {
+	t.Helper()
+	return &ssh.ClientConfig{
+		User:            s.User,
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(s.clientSigner)},
+		HostKeyCallback: ssh.FixedHostKey(s.HostKey),
+		Timeout:         10 * time.Second,
+	}
+}
+
+// Log returns the sshd log so far.
+func (s *SSHD) Log() string { return s.readLog() }
+
+func (s *SSHD) readLog() string {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return fmt.Sprintf("(failed to read sshd log: %v)", err)
+	}
+	return string(b)
+}
+
+func skipOrFatal(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+func findSSHD() string {
+	if p := findFile(sshdCandidates); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("sshd")
+	if err != nil {
+		return ""
+	}
+	// sshd refuses to re-exec itself unless started by absolute path.
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	return abs
+}
+
+func findFile(candidates []string) string {
+	for _, p := range candidates {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+// generateKey returns a fresh ed25519 signer and its OpenSSH PEM encoding.
+func generateKey(comment string) (ssh.Signer, []byte, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to generate ed25519 key: %w", err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to create signer: %w", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, comment)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to marshal private key: %w", err)
+	}
+	return signer, pem.EncodeToMemory(block), nil
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("failed to pick a free port on %s: %w", host, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func sshdConfig(host string, port int, hostKey, authKeys, sftpServer string, penalties bool) string {
+	lines := []string{
+		"ListenAddress " + host,
+		"Port " + strconv.Itoa(port),
+		"HostKey " + hostKey,
+		"AuthorizedKeysFile " + authKeys,
+		"PidFile none",
+		"PubkeyAuthentication yes",
+		"PasswordAuthentication no",
+		"KbdInteractiveAuthentication no",
+		"PermitRootLogin prohibit-password",
+		"StrictModes no",
+		"UsePAM no",
+		"UseDNS no",
+		"X11Forwarding no",
+		"AllowTcpForwarding no",
+		"AllowAgentForwarding no",
+		"PrintMotd no",
+		"LogLevel DEBUG",
+		"MaxStartups 100",
+		"MaxSessions 50",
+		"Subsystem sftp " + sftpServer,
+	}
+	if penalties {
+		// Tests deliberately fail logins; newer sshd would penalize 127.0.0.1.
+		lines = append(lines, "PerSourcePenalties no")
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once cmd.Wait has returned
+}
+
+func startProcess(sshdPath, configPath string, logFile *os.File) (*process, error) {
+	// -D: do not daemonize; -e: log to stderr, which is the log file.
+	cmd := exec.Command(sshdPath, "-D", "-e", "-f", configPath)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("failed to start sshd: %w", err)
+	}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// stop terminates sshd and waits for it (and the goroutine waiting on it).
+func (p *process) stop() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(stopTimeout):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// waitReady polls addr until it sends an SSH-2.0 banner, sshd exits, or
+// readyTimeout passes.
+func waitReady(addr string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(readyTimeout)
+	lastErr := errors.New("no attempt made")
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("sshd exited before serving %s (last probe: %w)", addr, lastErr)
+		default:
+		}
+		if lastErr = probeBanner(addr); lastErr == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("timed out after %v waiting for sshd banner on %s: %w", readyTimeout, addr, lastErr)
+}
+
+func probeBanner(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return fmt.Errorf("failed to connect: %w", err)
+	}
+	defer c.Close()
+	if err := c.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return fmt.Errorf("failed to set read deadline: %w", err)
+	}
+	line, err := bufio.NewReaderSize(c, 256).ReadSlice('\n')
+	if err != nil {
+		return fmt.Errorf("failed to read banner: %w", err)
+	}
+	if !bytes.HasPrefix(line, []byte("SSH-2.0-")) {
+		return fmt.Errorf("unexpected banner %q", line)
+	}
+	return nil
+}
