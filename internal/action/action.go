@@ -127,6 +127,9 @@ func (r *run) deploy(ctx context.Context) error {
 		return &FileProblem{File: cfg.File, Err: err}
 	}
 	skipped := mask.Values(gha, res.Leaves)
+	if missing := missingKeys(res.Leaves, cfg.RequiredKeys); len(missing) > 0 {
+		return &FileProblem{File: cfg.File, Err: &MissingKeysError{Keys: missing}}
+	}
 	r.debugf("decrypted and masked %d values (%s)", len(res.Leaves), r.since())
 
 	r.sum.LastModified = res.LastModified
@@ -210,6 +213,32 @@ func (r *run) readFile(name string) ([]byte, error) {
 		return nil, &FileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize)}}
 	}
 	return bytes.Clone(b), nil
+}
+
+// missingKeys returns the required names that match no value's key path,
+// neither exactly nor as a parent mapping or list.
+func missingKeys(leaves []secrets.Leaf, required []string) []string {
+	var missing []string
+	for _, k := range required {
+		found := false
+		for _, l := range leaves {
+			if l.Path == k || strings.HasPrefix(l.Path, k+".") || strings.HasPrefix(l.Path, k+"[") {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, k)
+		}
+	}
+	return missing
+}
+
+// MissingKeysError lists required keys the file lacks.
+type MissingKeysError struct{ Keys []string }
+
+func (e *MissingKeysError) Error() string {
+	return fmt.Sprintf("lacks %d required key(s): %s", len(e.Keys), strings.Join(e.Keys, ", "))
 }
 
 // FileProblem ties an error to the secrets file it concerns.

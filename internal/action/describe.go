@@ -39,6 +39,7 @@ func Describe(err error) (msg, hint string) {
 		ce  *remote.ConnectError
 		ine *remote.InstallError
 		we  *WorkspaceError
+		mk  *MissingKeysError
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -52,6 +53,8 @@ func Describe(err error) (msg, hint string) {
 		return file + nm.Error(), "use the age key of one of the file's recipients; after rotating keys, run `sops updatekeys` on the file so it is encrypted to the new recipient"
 	case errors.As(err, &ig):
 		return file + "failed its integrity check: " + ig.Error(), "restore the file from git, or re-encrypt it with sops; never edit ENC[…] values or the sops: block by hand"
+	case errors.As(err, &mk):
+		return file + mk.Error(), "add them with `sops edit` on the file, or correct the required_keys input"
 	case errors.As(err, &ue):
 		return file + ue.Error(), ue.Hint
 	case errors.As(err, &fe):

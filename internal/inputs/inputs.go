@@ -37,6 +37,7 @@ type Config struct {
 	HostFingerprints []string // SHA256:… fingerprints, or nil
 	File             string   // path relative to the workspace, slash-separated
 	RemotePath       string   // absolute, clean
+	RequiredKeys     []string // key names or paths that must be in the file
 }
 
 // Error names the input at fault, what is wrong and how to fix it.
@@ -105,9 +106,9 @@ func Load(get func(name string) string) (*Config, error) {
 	fps := get("host_fingerprint")
 	switch {
 	case c.KnownHosts != "" && fps != "":
-		return nil, &Error{"known_hosts", "and host_fingerprint are both set", "set known_hosts or host_fingerprint, not both"}
+		return nil, &Error{"host_fingerprint", "is set together with known_hosts", "set known_hosts or host_fingerprint, not both"}
 	case c.KnownHosts == "" && fps == "":
-		return nil, &Error{"known_hosts", "or host_fingerprint is required: host keys are always checked", fmt.Sprintf("run `ssh-keyscan -p %d %s` from a trusted network and store its output in a variable passed as known_hosts", c.Port, c.Host)}
+		return nil, &Error{"known_hosts", "is empty, and so is host_fingerprint: host keys are always checked, so one is required", fmt.Sprintf("run `ssh-keyscan -p %d %s` from a trusted network and store its output in a variable passed as known_hosts", c.Port, c.Host)}
 	case fps != "":
 		if c.HostFingerprints, err = parseFingerprints(fps); err != nil {
 			return nil, err
@@ -130,6 +131,16 @@ func Load(get func(name string) string) (*Config, error) {
 	}
 	if !path.IsAbs(c.RemotePath) || path.Clean(c.RemotePath) != c.RemotePath || c.RemotePath == "/" || strings.ContainsAny(c.RemotePath, "\x00\n\r") {
 		return nil, &Error{"remote_path", fmt.Sprintf("%q is not a clean absolute file path", c.RemotePath), "give an absolute path such as /etc/galaxy/secrets/galaxy.yaml"}
+	}
+	for _, k := range strings.FieldsFunc(get("required_keys"), func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		k = strings.TrimSpace(k)
+		if k == "" {
+			continue
+		}
+		if strings.ContainsAny(k, " \t") {
+			return nil, &Error{"required_keys", fmt.Sprintf("%q is not a key name", k), "separate key names with commas or new lines"}
+		}
+		c.RequiredKeys = append(c.RequiredKeys, k)
 	}
 	return c, nil
 }
