@@ -15,6 +15,7 @@ import (
 const (
 	wouldMark   = "\x00sops-deploy:would-decrypt\x00"
 	asNonString = "\x00sops-deploy:non-string\x00"
+	commentMark = "\x00sops-deploy:comment\x00"
 )
 
 // classify reports, for every leaf in file order, whether sops' own rules
@@ -24,7 +25,7 @@ const (
 func classify(tree sops.Tree) ([]bool, error) {
 	c := tree
 	c.Branches = sops.TreeBranches{copyBranch(tree.Branches[0])}
-	if _, err := c.Decrypt(nil, classifyCipher{comments: commentSet(tree.Branches[0])}); err != nil {
+	if _, err := c.Decrypt(nil, classifyCipher{}); err != nil {
 		return nil, &FileError{Problem: "has a value sops cannot walk (an unsupported type or a non-string key)",
 			Hint: "re-encrypt the file with sops encrypt"}
 	}
@@ -33,17 +34,26 @@ func classify(tree sops.Tree) ([]bool, error) {
 		s, ok := v.(string)
 		out = append(out, ok && strings.HasPrefix(s, wouldMark))
 	})
+	if n := countLeaves(tree.Branches[0]); n != len(out) {
+		return nil, &FileError{Problem: "has a structure sops cannot walk consistently", Hint: "re-encrypt the file with sops encrypt"}
+	}
 	return out, nil
 }
 
-type classifyCipher struct{ comments map[string]bool }
+func countLeaves(b sops.TreeBranch) int {
+	n := 0
+	walkLeaves(b, func(string, string, any) { n++ })
+	return n
+}
+
+type classifyCipher struct{}
 
 func (classifyCipher) Encrypt(any, []byte, string) (string, error) {
 	return "", fmt.Errorf("encryption is not used")
 }
 
-func (c classifyCipher) Decrypt(ct string, _ []byte, _ string) (any, error) {
-	if c.comments[ct] {
+func (classifyCipher) Decrypt(ct string, _ []byte, _ string) (any, error) {
+	if strings.HasPrefix(ct, commentMark) || isEncryptedComment(ct) {
 		return sops.Comment{Value: ct}, nil
 	}
 	return wouldMark + ct, nil
@@ -174,17 +184,20 @@ func commentSet(b sops.TreeBranch) map[string]bool {
 }
 
 // copyBranch deep-copies a tree branch for the classification walk, turning
-// non-string scalars into marked strings.
+// non-string scalars into marked strings and marking comments, so that the
+// classifying cipher can tell them from values.
 func copyBranch(b sops.TreeBranch) sops.TreeBranch {
 	out := make(sops.TreeBranch, len(b))
 	for i, it := range b {
-		out[i] = sops.TreeItem{Key: it.Key, Value: copyValue(it.Value)}
+		out[i] = sops.TreeItem{Key: copyValue(it.Key), Value: copyValue(it.Value)}
 	}
 	return out
 }
 
 func copyValue(v any) any {
 	switch v := v.(type) {
+	case sops.Comment:
+		return sops.Comment{Value: commentMark + v.Value, Inline: v.Inline}
 	case sops.TreeBranch:
 		return copyBranch(v)
 	case []any:

@@ -142,12 +142,16 @@ func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 	}
 	res.Plaintext = NewBytes(plain)
 
-	i := 0
 	walkLeaves(tree.Branches[0], func(path, _ string, v any) {
 		typ, text := leafText(v)
-		res.Leaves = append(res.Leaves, Leaf{Path: path, Value: NewString(text), Type: typ, Encrypted: wouldDecrypt[i]})
-		i++
+		res.Leaves = append(res.Leaves, Leaf{Path: path, Value: NewString(text), Type: typ})
 	})
+	if len(res.Leaves) != len(wouldDecrypt) {
+		return nil, &FileError{Problem: "has a structure sops cannot walk consistently", Hint: "re-encrypt the file with sops encrypt"}
+	}
+	for i := range res.Leaves {
+		res.Leaves[i].Encrypted = wouldDecrypt[i]
+	}
 	return res, nil
 }
 

@@ -1,0 +1,92 @@
+package report
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run go test -update):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func sample() Summary {
+	return Summary{
+		Env:          "staging",
+		File:         "secrets/staging/galaxy.enc.yaml",
+		FileSHA256:   "97a2cc2f1e4789b2fd389c98d18a2691edad0d3b79ea493722eb51b011ebe597",
+		LastModified: time.Date(2026, 11, 30, 1, 56, 12, 0, time.UTC),
+		Recipients:   []string{"age1ks0dfm7et5cje8unmwu2ksememrtp5wslnr5vd7w0krkwdy8pf6q3dqwrt"},
+		Keys:         []string{"database_url", "b2_key_id", "region_unencrypted", "odd|name`x"},
+		Unencrypted:  []string{"region_unencrypted"},
+		Empty:        []string{"b2_key_id"},
+		Host:         "deploy@vps1.example:22",
+		HostKey:      "ssh-ed25519 SHA256:EzDYjstME/jfbSMeTkBJO1UAeKKampPMABkOl/E1/Ms",
+		RemotePath:   "/etc/galaxy/secrets/galaxy.yaml",
+		Mode:         0o600,
+		Bytes:        878,
+		Duration:     1234567 * time.Microsecond,
+	}
+}
+
+func TestMarkdownSuccess(t *testing.T) {
+	t.Parallel()
+	golden(t, "success.md", Markdown(sample()))
+}
+
+func TestMarkdownFailure(t *testing.T) {
+	t.Parallel()
+	s := sample()
+	s.Error = `file "secrets/staging/galaxy.enc.yaml" failed its integrity check; fix: restore <it>`
+	s.Mode, s.Bytes, s.HostKey = 0, 0, ""
+	golden(t, "failure.md", Markdown(s))
+}
+
+func TestMarkdownBoundsKeyList(t *testing.T) {
+	t.Parallel()
+	s := sample()
+	s.Keys = nil
+	for i := 0; i < MaxKeysListed+7; i++ {
+		s.Keys = append(s.Keys, "k")
+	}
+	md := Markdown(s)
+	if got, want := strings.Count(md, "`k`"), MaxKeysListed; got != want {
+		t.Errorf("listed %d keys, want %d", got, want)
+	}
+	if !strings.Contains(md, "… and 7 more") {
+		t.Errorf("no overflow note")
+	}
+}
+
+func TestCodeCannotBreakMarkdown(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"plain":     "`plain`",
+		"a|b":       "`a\\|b`",
+		"a`b":       "``a`b``",
+		"`x":        "`` `x ``",
+		"line\nnext": "`line next`",
+	} {
+		if got := code(in); got != want {
+			t.Errorf("code(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
