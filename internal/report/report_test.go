@@ -79,10 +79,10 @@ func TestMarkdownBoundsKeyList(t *testing.T) {
 func TestCodeCannotBreakMarkdown(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"plain":     "`plain`",
-		"a|b":       "`a\\|b`",
-		"a`b":       "``a`b``",
-		"`x":        "`` `x ``",
+		"plain":      "`plain`",
+		"a|b":        "`a\\|b`",
+		"a`b":        "``a`b``",
+		"`x":         "`` `x ``",
 		"line\nnext": "`line next`",
 	} {
 		if got := code(in); got != want {
