@@ -96,6 +96,18 @@ func flipFirstValue(file []byte) []byte {
 	})
 }
 
+// swapFirstTwoValues exchanges the ENC values of the first two keys.
+func swapFirstTwoValues(t *testing.T, file []byte) []byte {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^(\w+): (ENC\[.*\])$`)
+	m := re.FindAllSubmatch(file, 2)
+	if len(m) < 2 {
+		t.Fatal("fixture has fewer than two encrypted values")
+	}
+	out := bytes.Replace(file, m[0][0], []byte(string(m[0][1])+": "+string(m[1][2])), 1)
+	return bytes.Replace(out, m[1][0], []byte(string(m[1][1])+": "+string(m[0][2])), 1)
+}
+
 func closedPort(t *testing.T) string {
 	addr, _ := countingListener(t)
 	// Taking the address of a listener and closing it leaves a port that
@@ -127,6 +139,23 @@ func TestRefusedBeforeContact(t *testing.T) {
 			[]string{"matches none", recipient(t, "a"), recipient(t, "c"), "sops updatekeys"}},
 		{"tampered value", func(r *runner) { r.put("secrets/staging/galaxy.enc.yaml", flipFirstValue(good)) },
 			[]string{"integrity", `"database_url"`}},
+		{"values swapped between keys", func(r *runner) { r.put("secrets/staging/galaxy.enc.yaml", swapFirstTwoValues(t, good)) },
+			[]string{"integrity", "does not decrypt"}},
+		{"edited lastmodified", func(r *runner) {
+			r.put("secrets/staging/galaxy.enc.yaml", regexp.MustCompile(`lastmodified: "\d{4}`).ReplaceAll(good, []byte(`lastmodified: "2001`)))
+		}, []string{"integrity", "lastmodified"}},
+		{"missing MAC", func(r *runner) {
+			r.put("secrets/staging/galaxy.enc.yaml", regexp.MustCompile(`(?m)^    mac: .*\n`).ReplaceAll(good, nil))
+		}, []string{"integrity", "no MAC"}},
+		{"alias bomb", func(r *runner) {
+			r.put("secrets/staging/galaxy.enc.yaml", []byte("a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n"))
+		}, []string{"anchors or aliases"}},
+		{"deep nesting", func(r *runner) {
+			r.put("secrets/staging/galaxy.enc.yaml", []byte(strings.Repeat("[", 5000)+strings.Repeat("]", 5000)))
+		}, []string{"file "}},
+		{"oversized file", func(r *runner) {
+			r.put("secrets/staging/galaxy.enc.yaml", bytes.Repeat([]byte("# padding\n"), 2<<20))
+		}, []string{"limit"}},
 		{"missing file", func(r *runner) { r.inputs["file"] = "secrets/prod/galaxy.enc.yaml" },
 			[]string{`"secrets/prod/galaxy.enc.yaml" does not exist`, "actions/checkout"}},
 		{"file outside workspace", func(r *runner) { r.inputs["file"] = "../etc/passwd" },

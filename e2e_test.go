@@ -427,3 +427,54 @@ func assertMaskedFirst(t *testing.T, stdout string) {
 		}
 	}
 }
+
+// TestDeployVariants covers files that must deploy: several recipients
+// (rotation grace), values left plaintext by the file's own valid rules, and
+// nested values.
+func TestDeployVariants(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t)
+	cases := []struct {
+		name, fixture, key string
+		summary              []string
+		stdout               []string
+	}{
+		{"second recipient", "multi/galaxy", "b", []string{"| Keys | 3 |", recipient(t, "a"), recipient(t, "b")}, nil},
+		{"both keys given", "multi/galaxy", "c+b", []string{"| Keys | 3 |"}, nil},
+		{"unencrypted_suffix rule", "unencsuffix/galaxy", "a", []string{"Left unencrypted by the file's own sops rules** (1): `region_unencrypted`"}, []string{"::notice::1 key(s) are stored unencrypted"}},
+		{"unencrypted_regex rule", "unencregex/galaxy", "a", []string{"`public_url`"}, nil},
+		{"nested, short and empty values", "nested/galaxy", "a", []string{"`app.db.password`", "`app.features[1]`", "Empty values** (1): `empty`"},
+			[]string{"::warning::1 key(s) have empty values: empty", "not masked in the log", "enabled"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunner(t)
+			remote := r.forHost(s)
+			var keys []string
+			for _, k := range strings.Split(tc.key, "+") {
+				keys = append(keys, string(readTestdata(t, "keys/"+k+".agekey")))
+			}
+			r.inputs["age_key"] = strings.Join(keys, "\n")
+			r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, tc.fixture+".enc.yaml"))
+			res := r.run()
+			if res.code != 0 {
+				t.Fatalf("exit %d\n%s", res.code, res.stdout)
+			}
+			if got, want := must(os.ReadFile(remote)), readTestdata(t, tc.fixture+".plain.yaml"); !bytes.Equal(got, want) {
+				t.Errorf("installed file differs from sops decrypt output")
+			}
+			for _, w := range tc.summary {
+				if !strings.Contains(res.summary, w) {
+					t.Errorf("summary lacks %q:\n%s", w, res.summary)
+				}
+			}
+			for _, w := range tc.stdout {
+				if !strings.Contains(res.stdout, w) {
+					t.Errorf("log lacks %q:\n%s", w, res.stdout)
+				}
+			}
+		})
+	}
+}
+

@@ -13,6 +13,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -140,7 +142,7 @@ func (r *run) deploy(ctx context.Context) error {
 		r.sum.Keys = append(r.sum.Keys, l.Path)
 	}
 	gha.Infof("Decrypted %q in memory: %d keys, encrypted to %s (sops lastmodified %s, file sha256 %s)",
-		cfg.File, len(res.Leaves), strings.Join(res.Recipients, ", "), res.LastModified.UTC().Format(time.RFC3339), r.sum.FileSHA256)
+		cfg.File, len(res.Leaves), safeList(res.Recipients), res.LastModified.UTC().Format(time.RFC3339), r.sum.FileSHA256)
 	if len(skipped.Empty) > 0 {
 		gha.Warningf("%d key(s) have empty values: %s", len(skipped.Empty), strings.Join(skipped.Empty, ", "))
 	}
@@ -210,9 +212,25 @@ func (r *run) readFile(name string) ([]byte, error) {
 		return nil, &FileProblem{File: name, Err: err}
 	}
 	if len(b) > secrets.MaxFileSize {
-		return nil, &FileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize)}}
+		return nil, &FileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize), Hint: "a secrets file this large is not a Compose secrets file; check the file input"}}
 	}
 	return bytes.Clone(b), nil
+}
+
+var plainRE = regexp.MustCompile(`^[A-Za-z0-9_.@:/+=\[\]-]+$`)
+
+// safeList joins strings that come from the repository for a plain log
+// line, quoting any that could carry a line break or a workflow command.
+func safeList(xs []string) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		if plainRE.MatchString(x) && !strings.HasPrefix(x, "::") {
+			out[i] = x
+		} else {
+			out[i] = strconv.Quote(x)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // missingKeys returns the required names that match no value's key path,
