@@ -436,8 +436,8 @@ func TestDeployVariants(t *testing.T) {
 	s := sshtest.Start(t)
 	cases := []struct {
 		name, fixture, key string
-		summary              []string
-		stdout               []string
+		summary            []string
+		stdout             []string
 	}{
 		{"second recipient", "multi/galaxy", "b", []string{"| Keys | 3 |", recipient(t, "a"), recipient(t, "b")}, nil},
 		{"both keys given", "multi/galaxy", "c+b", []string{"| Keys | 3 |"}, nil},
@@ -477,4 +477,3 @@ func TestDeployVariants(t *testing.T) {
 		})
 	}
 }
-
