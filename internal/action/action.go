@@ -35,15 +35,22 @@ type Options struct {
 	// Workspace is the repository checkout; nil opens GITHUB_WORKSPACE (or
 	// the working directory) as an os.Root, so paths cannot escape it.
 	Workspace fs.FS
-	// Timeouts for the SSH connection; zero means remote.DefaultTimeouts.
+	// Timeouts for each SSH connection; zero means remote.DefaultTimeouts.
 	Timeouts remote.Timeouts
+	// Backoff is the first delay between retries, doubled each time; zero
+	// means DefaultBackoff.
+	Backoff time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
-// Run performs the deploy described by the inputs in gha and reports the
-// outcome to the runner. On failure it has printed one ::error:: line and
-// returns a non-nil error; the caller only sets the exit code.
+// DefaultBackoff is the first delay before retrying a transient failure.
+const DefaultBackoff = time.Second
+
+// Run performs the deploy or rollback described by the inputs in gha and
+// reports the outcome to the runner. On failure it has printed one
+// ::error:: line per failure and returns a non-nil error; the caller only
+// sets the exit code.
 func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -51,17 +58,15 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 	if opts.Timeouts == (remote.Timeouts{}) {
 		opts.Timeouts = remote.DefaultTimeouts
 	}
+	if opts.Backoff == 0 {
+		opts.Backoff = DefaultBackoff
+	}
 	r := &run{gha: gha, opts: opts, start: opts.Now(), debug: debugOn(gha)}
-	err := r.deploy(ctx)
+	err := r.main(ctx)
 	r.sum.Duration = opts.Now().Sub(r.start)
-	if err != nil {
-		msg, hint := Describe(err)
-		line := msg
-		if hint != "" {
-			line += "; fix: " + hint
-		}
-		gha.Errorf("%s", line)
-		r.sum.Error = line
+	var hf *HostsFailedError
+	if err != nil && !errors.As(err, &hf) {
+		r.sum.Error = r.fail(err)
 	}
 	r.writeSummary()
 	return err
@@ -73,6 +78,17 @@ type run struct {
 	start time.Time
 	debug bool
 	sum   report.Summary
+}
+
+// fail prints err as one ::error:: line and returns that line.
+func (r *run) fail(err error) string {
+	msg, hint := Describe(err)
+	line := msg
+	if hint != "" {
+		line += "; fix: " + hint
+	}
+	r.gha.Errorf("%s", line)
+	return line
 }
 
 func debugOn(gha *githubactions.Action) bool {
@@ -87,7 +103,15 @@ func (r *run) debugf(format string, args ...any) {
 
 func (r *run) since() time.Duration { return r.opts.Now().Sub(r.start).Round(time.Millisecond) }
 
-func (r *run) deploy(ctx context.Context) error {
+// HostsFailedError says some hosts failed; each already has its ::error::
+// line.
+type HostsFailedError struct{ Failed, Total int }
+
+func (e *HostsFailedError) Error() string {
+	return fmt.Sprintf("%d of %d host(s) failed", e.Failed, e.Total)
+}
+
+func (r *run) main(ctx context.Context) error {
 	gha := r.gha
 	// Masks come first: nothing is printed before every secret input is
 	// registered, whole and line by line, raw and trimmed.
@@ -99,13 +123,13 @@ func (r *run) deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.sum.Env, r.sum.File = cfg.Env, cfg.File
-	r.sum.Host = fmt.Sprintf("%s@%s", cfg.User, remote.Target{Host: cfg.Host, Port: cfg.Port}.Addr())
-	r.sum.RemotePath = cfg.RemotePath
+	r.sum.Operation, r.sum.Env, r.sum.RemotePath = cfg.Operation, cfg.Env, cfg.RemotePath
 
-	ids, err := secrets.ParseIdentities(cfg.AgeKey.Reveal())
-	if err != nil {
-		return err
+	var ids secrets.Identities
+	if cfg.Operation == "deploy" {
+		if ids, err = secrets.ParseIdentities(cfg.AgeKey.Reveal()); err != nil {
+			return err
+		}
 	}
 	signer, err := remote.ParseSigner(cfg.SSHKey, cfg.SSHKeyPassphrase)
 	if err != nil {
@@ -115,25 +139,64 @@ func (r *run) deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.debugf("inputs valid: %d age key(s) for %s; ssh key %s (%s)", len(ids.Recipients), strings.Join(ids.Recipients, ", "), remote.ClientKeyDescription(signer), r.since())
+	r.debugf("inputs valid: %s of %d host(s); ssh key %s (%s)", cfg.Operation, len(cfg.Hosts), remote.ClientKeyDescription(signer), r.since())
 
+	var content []byte
+	keyCount := 0
+	if cfg.Operation == "deploy" {
+		r.sum.File = cfg.File
+		res, err := r.decrypt(cfg, ids)
+		if err != nil {
+			return err
+		}
+		content, keyCount = res.Plaintext.Reveal(), len(res.Leaves)
+	}
+
+	d := &hostDeployer{cfg: cfg, signer: signer, hostKeys: hostKeys, content: content, opts: r.opts}
+	results := r.fanOut(ctx, d)
+	r.sum.Hosts = results
+	changed, failed := false, []string{}
+	for _, h := range results {
+		changed = changed || (h.OK && h.Changed)
+		if !h.OK {
+			failed = append(failed, h.Label)
+		}
+	}
+	if r.gha.Getenv("GITHUB_OUTPUT") != "" {
+		gha.SetOutput("remote_path", cfg.RemotePath)
+		gha.SetOutput("changed", strconv.FormatBool(changed))
+		gha.SetOutput("hosts_failed", strings.Join(failed, ","))
+		if cfg.Operation == "deploy" {
+			gha.SetOutput("key_count", fmt.Sprint(keyCount))
+			gha.SetOutput("sha256", r.sum.FileSHA256)
+		}
+	}
+	if len(failed) > 0 {
+		return &HostsFailedError{Failed: len(failed), Total: len(results)}
+	}
+	return nil
+}
+
+// decrypt reads, checks and decrypts the file, masks every value and logs
+// what it found. Nothing here contacts a host.
+func (r *run) decrypt(cfg *inputs.Config, ids secrets.Identities) (*secrets.Result, error) {
+	gha := r.gha
 	encrypted, err := r.readFile(cfg.File)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum := sha256.Sum256(encrypted)
 	r.sum.FileSHA256 = hex.EncodeToString(sum[:])
 
 	res, err := secrets.Decrypt(encrypted, ids)
 	if err != nil {
-		return &FileProblem{File: cfg.File, Err: err}
+		return nil, &FileProblem{File: cfg.File, Err: err}
 	}
 	skipped := mask.Values(gha, res.Leaves)
-	if missing := missingKeys(res.Leaves, cfg.RequiredKeys); len(missing) > 0 {
-		return &FileProblem{File: cfg.File, Err: &MissingKeysError{Keys: missing}}
-	}
 	r.debugf("decrypted and masked %d values (%s)", len(res.Leaves), r.since())
-
+	if missing := missingKeys(res.Leaves, cfg.RequiredKeys); len(missing) > 0 {
+		return nil, &FileProblem{File: cfg.File, Err: &MissingKeysError{Keys: missing}}
+	}
 	r.sum.LastModified = res.LastModified
 	r.sum.Recipients = res.Recipients
 	r.sum.Unencrypted = res.Unencrypted()
@@ -153,30 +216,7 @@ func (r *run) deploy(ctx context.Context) error {
 	if len(r.sum.Unencrypted) > 0 {
 		gha.Noticef("%d key(s) are stored unencrypted by the file's own sops rules: %s", len(r.sum.Unencrypted), strings.Join(r.sum.Unencrypted, ", "))
 	}
-
-	target := remote.Target{Host: cfg.Host, Port: cfg.Port, User: cfg.User}
-	conn, err := remote.Dial(ctx, target, signer, hostKeys, r.opts.Timeouts)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	r.sum.HostKey = conn.HostKeyType + " " + conn.HostKey
-	gha.Infof("Connected to %s; host key %s %s verified", r.sum.Host, conn.HostKeyType, conn.HostKey)
-	r.debugf("connected and SFTP session open (%s)", r.since())
-
-	inst, err := conn.Install(cfg.RemotePath, res.Plaintext.Reveal(), FileMode)
-	if err != nil {
-		return err
-	}
-	r.sum.Mode, r.sum.Bytes = inst.Mode, inst.Size
-	gha.Infof("Installed %q on %s: mode %04o, %d bytes, in %s", inst.Path, cfg.Host, inst.Mode, inst.Size, r.since())
-
-	if r.gha.Getenv("GITHUB_OUTPUT") != "" {
-		gha.SetOutput("remote_path", inst.Path)
-		gha.SetOutput("key_count", fmt.Sprint(len(res.Leaves)))
-		gha.SetOutput("sha256", r.sum.FileSHA256)
-	}
-	return nil
+	return res, nil
 }
 
 func (r *run) writeSummary() {
@@ -278,5 +318,3 @@ func (e *WorkspaceError) Error() string {
 	return fmt.Sprintf("failed to open workspace %q: %v", e.Dir, e.Err)
 }
 func (e *WorkspaceError) Unwrap() error { return e.Err }
-
-var _ = errors.New

@@ -19,6 +19,16 @@ import (
 // fix it. Neither ever holds a secret: the typed errors carry only places
 // and public data.
 func Describe(err error) (msg, hint string) {
+	var he *HostError
+	if errors.As(err, &he) {
+		msg, hint = Describe(he.Err)
+		return he.Label + ": " + msg, hint
+	}
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		_, hint = Describe(te.Last)
+		return te.Error() + "; the previous file, if any, is unchanged", "check that the host is reachable and responsive, or raise the timeout input; " + hint
+	}
 	file := ""
 	var fp *FileProblem
 	if errors.As(err, &fp) {
@@ -40,6 +50,8 @@ func Describe(err error) (msg, hint string) {
 		ine *remote.InstallError
 		we  *WorkspaceError
 		mk  *MissingKeysError
+		se  *remote.SudoError
+		ote *remote.OpTimeoutError
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -83,6 +95,10 @@ func Describe(err error) (msg, hint string) {
 			return ae.Error(), "enable PubkeyAuthentication in the host's sshd_config"
 		}
 		return ae.Error(), fmt.Sprintf("add the public key of ssh_key to ~%s/.ssh/authorized_keys on the host, and check the user input", ae.User)
+	case errors.As(err, &se):
+		return se.Error(), fmt.Sprintf("let the login user run sftp-server as root without a password: add `%s ALL=(root) NOPASSWD: /usr/lib/openssh/sftp-server` (RHEL: /usr/libexec/openssh/sftp-server) with visudo -f /etc/sudoers.d/sops-deploy", se.User)
+	case errors.As(err, &ote):
+		return ote.Error() + "; the previous file, if any, is unchanged", "check the host's disk and load; the deploy is retried on such failures up to the retries input"
 	case errors.As(err, &ce):
 		if errors.Is(err, context.DeadlineExceeded) {
 			return ce.Error(), "check that the host is up and that its SSH port is reachable from the runner"
@@ -91,7 +107,7 @@ func Describe(err error) (msg, hint string) {
 	case errors.As(err, &ine):
 		msg := ine.Error() + "; the previous file, if any, is unchanged"
 		if errors.Is(err, fs.ErrPermission) {
-			return msg, "the login user cannot write there: use a directory it owns, or grant it write access to the target directory"
+			return msg, "the login user cannot write there (or set that owner): set sudo: true with a sudoers rule for sftp-server, or use a directory the user owns"
 		}
 		return msg, "check free space and permissions on the host"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

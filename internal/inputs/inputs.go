@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 )
@@ -26,10 +27,11 @@ var SecretInputs = []string{"age_key", "ssh_key", "ssh_key_passphrase"}
 
 // Config is the validated set of inputs.
 type Config struct {
+	Operation        string // "deploy" or "rollback"
 	Env              string
 	AgeKey           secrets.String
-	Host             string // host name or IP address, without brackets
-	Port             int
+	Hosts            []Host
+	Port             int // default port
 	User             string
 	SSHKey           secrets.String
 	SSHKeyPassphrase secrets.String
@@ -38,7 +40,35 @@ type Config struct {
 	File             string   // path relative to the workspace, slash-separated
 	RemotePath       string   // absolute, clean
 	RequiredKeys     []string // key names or paths that must be in the file
+	FileMode         fs.FileMode
+	Owner, Group     int // numeric uid and gid, or -1
+	Sudo             bool
+	Backup           bool
+	Timeout          time.Duration // bounds the whole run per host
+	Retries          int
+	Parallel         int
+	Jump             *Host // bastion, or nil
+	JumpUser         string
 }
+
+// Host is one target host.
+type Host struct {
+	Name string // name or address, without brackets
+	Port int
+}
+
+// Label is host:port as known_hosts and logs show it.
+func (h Host) Label() string { return net.JoinHostPort(h.Name, strconv.Itoa(h.Port)) }
+
+// Bounds and defaults of the numeric inputs.
+const (
+	DefaultTimeout  = 5 * time.Minute
+	DefaultRetries  = 2
+	MaxRetries      = 10
+	DefaultParallel = 10
+	MaxParallel     = 100
+	MaxHosts        = 1000
+)
 
 // Error names the input at fault, what is wrong and how to fix it.
 type Error struct {
@@ -67,6 +97,14 @@ func Load(get func(name string) string) (*Config, error) {
 		KnownHosts:       get("known_hosts"),
 	}
 
+	c.Operation = get("operation")
+	switch c.Operation {
+	case "":
+		c.Operation = "deploy"
+	case "deploy", "rollback":
+	default:
+		return nil, &Error{"operation", fmt.Sprintf("%q is not an operation", c.Operation), "use deploy (the default) or rollback"}
+	}
 	c.Env = get("env")
 	switch {
 	case c.Env == "":
@@ -74,7 +112,7 @@ func Load(get func(name string) string) (*Config, error) {
 	case !envRE.MatchString(c.Env):
 		return nil, &Error{"env", fmt.Sprintf("%q is not a valid environment name", c.Env), "use lower-case letters, digits, - and _ (it names the directory secrets/<env>/)"}
 	}
-	if c.AgeKey.Len() == 0 {
+	if c.AgeKey.Len() == 0 && c.Operation == "deploy" {
 		return nil, &Error{"age_key", "is required", "set age_key: ${{ secrets.SOPS_AGE_KEY_<ENV> }}; check that the secret exists in this repository or environment"}
 	}
 	if c.SSHKey.Len() == 0 {
@@ -89,11 +127,26 @@ func Load(get func(name string) string) (*Config, error) {
 		}
 		c.Port = n
 	}
-	host, port, err := parseHost(get("host"), c.Port)
-	if err != nil {
-		return nil, err
+	hostsInput := get("host")
+	if hostsInput == "" {
+		return nil, &Error{"host", "is required", "set host to the target's name or address, e.g. host: ${{ vars.STAGING_HOST }}"}
 	}
-	c.Host, c.Port = host, port
+	seen := map[string]bool{}
+	for _, h := range strings.FieldsFunc(hostsInput, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' || r == '\t' || r == ';' }) {
+		name, port, err := parseHost(h, c.Port)
+		if err != nil {
+			return nil, err
+		}
+		hh := Host{Name: name, Port: port}
+		if seen[hh.Label()] {
+			return nil, &Error{"host", fmt.Sprintf("%q is listed twice", h), "list each host once"}
+		}
+		seen[hh.Label()] = true
+		c.Hosts = append(c.Hosts, hh)
+	}
+	if len(c.Hosts) > MaxHosts {
+		return nil, &Error{"host", fmt.Sprintf("lists %d hosts, more than %d", len(c.Hosts), MaxHosts), "split the deploy into several steps"}
+	}
 
 	c.User = get("user")
 	switch {
@@ -108,8 +161,9 @@ func Load(get func(name string) string) (*Config, error) {
 	case c.KnownHosts != "" && fps != "":
 		return nil, &Error{"host_fingerprint", "is set together with known_hosts", "set known_hosts or host_fingerprint, not both"}
 	case c.KnownHosts == "" && fps == "":
-		return nil, &Error{"known_hosts", "is empty, and so is host_fingerprint: host keys are always checked, so one is required", fmt.Sprintf("run `ssh-keyscan -p %d %s` from a trusted network and store its output in a variable passed as known_hosts", c.Port, c.Host)}
+		return nil, &Error{"known_hosts", "is empty, and so is host_fingerprint: host keys are always checked, so one is required", fmt.Sprintf("run `ssh-keyscan -p %d %s` from a trusted network and store its output in a variable passed as known_hosts", c.Hosts[0].Port, c.Hosts[0].Name)}
 	case fps != "":
+		var err error
 		if c.HostFingerprints, err = parseFingerprints(fps); err != nil {
 			return nil, err
 		}
@@ -142,7 +196,114 @@ func Load(get func(name string) string) (*Config, error) {
 		}
 		c.RequiredKeys = append(c.RequiredKeys, k)
 	}
+	if err := c.loadHostSide(get); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+var modeRE = regexp.MustCompile(`^0?[0-7]{3}$`)
+
+// loadHostSide reads the inputs that shape the install on the host.
+func (c *Config) loadHostSide(get func(string) string) error {
+	m := get("file_mode")
+	if m == "" {
+		m = "0600"
+	}
+	if !modeRE.MatchString(m) {
+		return &Error{"file_mode", fmt.Sprintf("%q is not an octal file mode", m), "give a mode such as 0600 or 0640"}
+	}
+	v, _ := strconv.ParseUint(m, 8, 32)
+	c.FileMode = fs.FileMode(v)
+	if c.FileMode&0o007 != 0 {
+		return &Error{"file_mode", fmt.Sprintf("%q gives rights to others", m), "secrets must not be readable by every user: use 0600, or 0640 with group"}
+	}
+	if c.FileMode&0o400 == 0 {
+		return &Error{"file_mode", fmt.Sprintf("%q does not let the owner read the file", m), "use 0600, or 0640 with group"}
+	}
+	var err error
+	if c.Owner, err = idInput(get, "owner"); err != nil {
+		return err
+	}
+	if c.Group, err = idInput(get, "group"); err != nil {
+		return err
+	}
+	if c.Sudo, err = boolInput(get, "sudo", false); err != nil {
+		return err
+	}
+	if c.Backup, err = boolInput(get, "backup", true); err != nil {
+		return err
+	}
+	c.Timeout = DefaultTimeout
+	if t := get("timeout"); t != "" {
+		d, err := time.ParseDuration(t)
+		if n, nerr := strconv.Atoi(t); nerr == nil {
+			d, err = time.Duration(n)*time.Second, nil
+		}
+		if err != nil || d <= 0 || d > 6*time.Hour {
+			return &Error{"timeout", fmt.Sprintf("%q is not a duration", t), "give seconds (300) or a Go duration (5m, 90s) up to 6h"}
+		}
+		c.Timeout = d
+	}
+	if c.Retries, err = intInput(get, "retries", DefaultRetries, 0, MaxRetries); err != nil {
+		return err
+	}
+	if c.Parallel, err = intInput(get, "parallel", DefaultParallel, 1, MaxParallel); err != nil {
+		return err
+	}
+	if j := get("jump_host"); j != "" {
+		c.JumpUser = c.User
+		hostPart := j
+		if u, h, ok := strings.Cut(j, "@"); ok {
+			if !userRE.MatchString(u) {
+				return &Error{"jump_host", fmt.Sprintf("%q has an invalid user name", j), "give user@host:port, e.g. jump@bastion.example:22"}
+			}
+			c.JumpUser, hostPart = u, h
+		}
+		name, port, err := parseHost(hostPart, DefaultPort)
+		if err != nil {
+			return &Error{"jump_host", fmt.Sprintf("%q is not user@host:port", j), "give user@host:port, e.g. jump@bastion.example:22"}
+		}
+		c.Jump = &Host{Name: name, Port: port}
+	}
+	return nil
+}
+
+func idInput(get func(string) string, name string) (int, error) {
+	v := get(name)
+	if v == "" {
+		return -1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 1<<31-2 {
+		return 0, &Error{name, fmt.Sprintf("%q is not a numeric id", v), "give the numeric uid or gid (id -u deploy), not a name: names can differ between hosts"}
+	}
+	return n, nil
+}
+
+func boolInput(get func(string) string, name string, def bool) (bool, error) {
+	switch v := strings.ToLower(get(name)); v {
+	case "":
+		return def, nil
+	case "true", "yes", "1":
+		return true, nil
+	case "false", "no", "0":
+		return false, nil
+	default:
+		return false, &Error{name, fmt.Sprintf("%q is not true or false", v), "use true or false"}
+	}
+}
+
+func intInput(get func(string) string, name string, def, lo, hi int) (int, error) {
+	v := get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, &Error{name, fmt.Sprintf("%q is not a number from %d to %d", v, lo, hi), fmt.Sprintf("give a number from %d to %d", lo, hi)}
+	}
+	return n, nil
 }
 
 // parseHost accepts host, host:port, [v6addr] and [v6addr]:port.
@@ -152,9 +313,6 @@ func parseHost(s string, defPort int) (string, int, error) {
 	}
 	if s == "" {
 		return "", 0, &Error{"host", "is required", "set host to the target's name or address, e.g. host: ${{ vars.STAGING_HOST }}"}
-	}
-	if strings.ContainsAny(s, " \t\n,;") {
-		return "", 0, bad(fmt.Sprintf("%q holds more than one host", s))
 	}
 	host, port := s, defPort
 	switch {

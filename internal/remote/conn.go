@@ -1,11 +1,16 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -26,21 +31,33 @@ func (t Target) Addr() string { return net.JoinHostPort(t.Host, strconv.Itoa(t.P
 type Timeouts struct {
 	Connect   time.Duration // TCP connect
 	Handshake time.Duration // SSH handshake and authentication
+	Op        time.Duration // each SFTP operation (a stalled server is cut off)
 }
 
 // DefaultTimeouts suit a VPS across the internet.
-var DefaultTimeouts = Timeouts{Connect: 15 * time.Second, Handshake: 30 * time.Second}
+var DefaultTimeouts = Timeouts{Connect: 15 * time.Second, Handshake: 30 * time.Second, Op: 60 * time.Second}
+
+// Options shape a connection.
+type Options struct {
+	Timeouts Timeouts
+	// Jump, when set, is a bastion reached first; the target is dialled
+	// through it. Its host key is checked with the same HostKeys.
+	Jump *Target
+	// Sudo runs the SFTP server through `sudo -n` over an exec channel, so
+	// the install runs with root rights.
+	Sudo bool
+}
 
 // ConnectError says the TCP connection or the SSH handshake failed for a
 // reason other than the host key or authentication.
 type ConnectError struct {
 	Addr  string
-	Phase string // "connect" or "handshake"
+	Phase string // "connect to", "handshake with", "start SFTP on"
 	Err   error
 }
 
 func (e *ConnectError) Error() string {
-	return fmt.Sprintf("failed to %s to %s: %v", e.Phase, e.Addr, e.Err)
+	return fmt.Sprintf("failed to %s %s: %v", e.Phase, e.Addr, e.Err)
 }
 
 func (e *ConnectError) Unwrap() error { return e.Err }
@@ -59,25 +76,169 @@ func (e *AuthError) Error() string {
 	return fmt.Sprintf("%s@%s refused the ssh_key (%s)", e.User, e.Addr, e.Key)
 }
 
+// SudoError says the SFTP server could not be started through sudo.
+type SudoError struct {
+	User, Addr string
+	Stderr     string // the first line sudo printed; remote text, print quoted
+}
+
+func (e *SudoError) Error() string {
+	if e.Stderr == "" {
+		return fmt.Sprintf("failed to start the SFTP server through sudo -n as %s@%s", e.User, e.Addr)
+	}
+	return fmt.Sprintf("failed to start the SFTP server through sudo -n as %s@%s: %q", e.User, e.Addr, e.Stderr)
+}
+
+// OpTimeoutError says one SFTP operation took longer than Timeouts.Op, so
+// the connection was cut.
+type OpTimeoutError struct{ After time.Duration }
+
+func (e *OpTimeoutError) Error() string {
+	return fmt.Sprintf("an SFTP operation stalled for more than %s; the connection was closed", e.After)
+}
+
 // Conn is an SSH connection with an SFTP session.
 type Conn struct {
-	ssh  *ssh.Client
-	sftp *sftp.Client
+	ssh     *ssh.Client
+	jump    *ssh.Client
+	sftp    *sftp.Client
+	session *ssh.Session // the sudo exec channel, if any
 	// HostKey is the verified host key's fingerprint.
 	HostKey string
 	// HostKeyType is the verified host key's type.
 	HostKeyType string
+	opTimeout   time.Duration
+	timedOut    atomic.Bool
 	stop        func() bool
+	closeOnce   sync.Once
 }
 
 // Dial connects to t, checks the host key with hk, authenticates with
 // signer and opens an SFTP session. Cancelling ctx closes the connection.
-func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Timeouts) (*Conn, error) {
-	addr := t.Addr()
-	d := net.Dialer{Timeout: to.Connect}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts Options) (*Conn, error) {
+	to := opts.Timeouts
+	c := &Conn{opTimeout: to.Op}
+	var nc net.Conn
+	var err error
+	if opts.Jump != nil {
+		jc, _, _, err := dialSSH(ctx, *opts.Jump, signer, hk, to, nil)
+		if err != nil {
+			return nil, err
+		}
+		c.jump = jc
+		dctx, cancel := context.WithTimeout(ctx, to.Connect)
+		nc, err = jc.DialContext(dctx, "tcp", t.Addr())
+		cancel()
+		if err != nil {
+			jc.Close()
+			return nil, &ConnectError{Addr: t.Addr(), Phase: "connect (through " + opts.Jump.Addr() + ") to", Err: err}
+		}
+	}
+	client, fp, typ, err := dialSSH(ctx, t, signer, hk, to, nc)
 	if err != nil {
-		return nil, &ConnectError{Addr: addr, Phase: "connect", Err: err}
+		if c.jump != nil {
+			c.jump.Close()
+		}
+		return nil, err
+	}
+	c.ssh, c.HostKey, c.HostKeyType = client, fp, typ
+	c.stop = context.AfterFunc(ctx, func() { c.closeTransport() })
+	if opts.Sudo {
+		err = c.startSudoSFTP(t)
+	} else {
+		c.sftp, err = sftp.NewClient(client)
+	}
+	if err != nil {
+		c.Close()
+		var se *SudoError
+		if errors.As(err, &se) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, &ConnectError{Addr: t.Addr(), Phase: "start SFTP on", Err: err}
+	}
+	return c, nil
+}
+
+// sftpServerScript finds sftp-server on Debian/Ubuntu, RHEL and Arch paths
+// and runs it through sudo without a password prompt.
+const sftpServerScript = `for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do if [ -x "$p" ]; then exec sudo -n "$p"; fi; done; echo "sops-deploy: no sftp-server binary found" >&2; exit 127`
+
+// maxStderr bounds what is kept of the remote stderr.
+const maxStderr = 4096
+
+func (c *Conn) startSudoSFTP(t Target) error {
+	sess, err := c.ssh.NewSession()
+	if err != nil {
+		return err
+	}
+	c.session = sess
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr := &limitedBuffer{max: maxStderr}
+	sess.Stderr = stderr
+	if err := sess.Start(sftpServerScript); err != nil {
+		return err
+	}
+	sc, err := sftp.NewClientPipe(stdout, stdin)
+	if err != nil {
+		// sudo has exited (or will): wait briefly for its message.
+		done := make(chan struct{})
+		go func() { sess.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
+		return &SudoError{User: t.User, Addr: t.Addr(), Stderr: line}
+	}
+	c.sftp = sc
+	return nil
+}
+
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - b.buf.Len(); room > 0 {
+		if len(p) > room {
+			b.buf.Write(p[:room])
+		} else {
+			b.buf.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// dialSSH connects and authenticates. When nc is nil it dials t itself.
+func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Timeouts, nc net.Conn) (*ssh.Client, string, string, error) {
+	addr := t.Addr()
+	if nc == nil {
+		d := net.Dialer{Timeout: to.Connect}
+		var err error
+		nc, err = d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, "", "", &ConnectError{Addr: addr, Phase: "connect to", Err: err}
+		}
 	}
 	var (
 		hostErr   error
@@ -105,7 +266,9 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Tim
 	}
 	// ClientConfig.Timeout bounds only the TCP connect: bound the
 	// handshake with a deadline on the connection, and let ctx cut it.
-	_ = nc.SetDeadline(time.Now().Add(to.Handshake))
+	if to.Handshake > 0 {
+		_ = nc.SetDeadline(time.Now().Add(to.Handshake))
+	}
 	stopHandshake := context.AfterFunc(ctx, func() { nc.Close() })
 	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
 	stopHandshake()
@@ -113,39 +276,71 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Tim
 		nc.Close()
 		switch {
 		case hostErr != nil:
-			return nil, hostErr
+			return nil, "", "", hostErr
 		case verified:
-			return nil, &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: authTried}
+			return nil, "", "", &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: authTried}
 		case ctx.Err() != nil:
-			return nil, &ConnectError{Addr: addr, Phase: "handshake", Err: ctx.Err()}
+			err = ctx.Err()
+		case isTimeout(err):
+			err = fmt.Errorf("no SSH handshake within %s", to.Handshake)
 		}
-		return nil, &ConnectError{Addr: addr, Phase: "handshake", Err: err}
+		return nil, "", "", &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
 	}
 	_ = nc.SetDeadline(time.Time{})
-	client := ssh.NewClient(cc, chans, reqs)
-	c := &Conn{ssh: client, HostKey: ssh.FingerprintSHA256(presented), HostKeyType: presented.Type()}
-	c.stop = context.AfterFunc(ctx, func() { client.Close() })
-	sc, err := sftp.NewClient(client)
-	if err != nil {
-		c.Close()
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return nil, &ConnectError{Addr: addr, Phase: "start SFTP on", Err: err}
+	return ssh.NewClient(cc, chans, reqs), ssh.FingerprintSHA256(presented), presented.Type(), nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// op runs one SFTP operation, cutting the connection if it stalls for
+// longer than the operation timeout.
+func (c *Conn) op(f func() error) error {
+	if c.opTimeout <= 0 {
+		return f()
 	}
-	c.sftp = sc
-	return c, nil
+	t := time.AfterFunc(c.opTimeout, func() {
+		c.timedOut.Store(true)
+		c.closeTransport()
+	})
+	err := f()
+	t.Stop()
+	if err != nil && c.timedOut.Load() {
+		return &OpTimeoutError{After: c.opTimeout}
+	}
+	return err
+}
+
+func (c *Conn) closeTransport() {
+	c.ssh.Close()
+	if c.jump != nil {
+		c.jump.Close()
+	}
 }
 
 // Close closes the SFTP session and the connection.
 func (c *Conn) Close() error {
-	if c.stop != nil {
-		c.stop()
-	}
-	var errs []error
-	if c.sftp != nil {
-		errs = append(errs, c.sftp.Close())
-	}
-	errs = append(errs, c.ssh.Close())
-	return errors.Join(errs...)
+	var err error
+	c.closeOnce.Do(func() {
+		if c.stop != nil {
+			c.stop()
+		}
+		var errs []error
+		if c.sftp != nil {
+			errs = append(errs, c.sftp.Close())
+		}
+		if c.session != nil {
+			c.session.Close()
+		}
+		errs = append(errs, c.ssh.Close())
+		if c.jump != nil {
+			errs = append(errs, c.jump.Close())
+		}
+		err = errors.Join(errs...)
+	})
+	return err
 }
+
+var _ io.Writer = (*limitedBuffer)(nil)

@@ -13,8 +13,10 @@ import (
 // runner caps at 1 MiB per step.
 const MaxKeysListed = 500
 
-// Summary is what a deploy did. Every field is public information.
+// Summary is what a deploy or rollback did. Every field is public
+// information.
 type Summary struct {
+	Operation    string // "deploy" or "rollback"
 	Env          string
 	File         string
 	FileSHA256   string // of the encrypted file
@@ -23,23 +25,52 @@ type Summary struct {
 	Keys         []string // key paths, in file order
 	Unencrypted  []string // key paths the file's own rules leave in plaintext
 	Empty        []string // key paths with empty values
-	Host         string   // user@host:port
-	HostKey      string   // verified host key: type and fingerprint
 	RemotePath   string
-	Mode         fs.FileMode
-	Bytes        int64
+	Hosts        []Host
 	Duration     time.Duration
-	Error        string // one line; empty on success
+	Error        string // one line, for a failure before any host; else empty
+}
+
+// Host is the outcome on one host.
+type Host struct {
+	Label    string // user@host:port
+	OK       bool
+	Changed  bool
+	HostKey  string // verified host key: type and fingerprint
+	Mode     fs.FileMode
+	Bytes    int64
+	Backup   string // path of the kept previous version, if written
+	Attempts int
+	Duration time.Duration
+	Error    string // one line; empty on success
+}
+
+// Failed returns how many hosts failed.
+func (s Summary) Failed() int {
+	n := 0
+	for _, h := range s.Hosts {
+		if !h.OK {
+			n++
+		}
+	}
+	return n
 }
 
 // Markdown renders s for GITHUB_STEP_SUMMARY.
 func Markdown(s Summary) string {
 	var b strings.Builder
-	if s.Error != "" {
-		fmt.Fprintf(&b, "### ❌ sops-deploy: %s not deployed\n\n", code(s.Env))
-		fmt.Fprintf(&b, "%s\n\n", cell(s.Error))
-	} else {
-		fmt.Fprintf(&b, "### ✅ sops-deploy: %s deployed\n\n", code(s.Env))
+	op := s.Operation
+	if op == "" {
+		op = "deploy"
+	}
+	verb := map[string]string{"deploy": "deployed", "rollback": "rolled back"}[op]
+	switch {
+	case s.Error != "":
+		fmt.Fprintf(&b, "### ❌ sops-deploy: %s not %s\n\n%s\n\n", code(s.Env), verb, cell(s.Error))
+	case s.Failed() > 0:
+		fmt.Fprintf(&b, "### ❌ sops-deploy: %s %s on %d of %d host(s)\n\n", code(s.Env), verb, len(s.Hosts)-s.Failed(), len(s.Hosts))
+	default:
+		fmt.Fprintf(&b, "### ✅ sops-deploy: %s %s on %d host(s)\n\n", code(s.Env), verb, len(s.Hosts))
 	}
 	b.WriteString("| | |\n|---|---|\n")
 	row := func(k, v string) {
@@ -47,6 +78,7 @@ func Markdown(s Summary) string {
 			fmt.Fprintf(&b, "| %s | %s |\n", k, v)
 		}
 	}
+	row("Operation", op)
 	row("Environment", code(s.Env))
 	row("File", code(s.File))
 	row("Encrypted file sha256", code(s.FileSHA256))
@@ -57,15 +89,29 @@ func Markdown(s Summary) string {
 	if s.Keys != nil {
 		row("Keys", fmt.Sprintf("%d", len(s.Keys)))
 	}
-	row("Host", code(s.Host))
-	row("Host key", code(s.HostKey))
 	row("Remote path", code(s.RemotePath))
-	if s.Error == "" && s.RemotePath != "" {
-		row("Mode", code(fmt.Sprintf("%04o", s.Mode.Perm())))
-		row("Bytes", fmt.Sprintf("%d", s.Bytes))
-	}
 	if s.Duration > 0 {
 		row("Duration", s.Duration.Round(time.Millisecond).String())
+	}
+	if len(s.Hosts) > 0 {
+		b.WriteString("\n| Host | Result | Changed | Mode | Bytes | Duration | Details |\n|---|---|---|---|---|---|---|\n")
+		for _, h := range s.Hosts {
+			result, details := "✅ ok", code(h.HostKey)
+			if !h.OK {
+				result, details = "❌ failed", cell(h.Error)
+			} else if h.Backup != "" {
+				details += "; previous version kept"
+			}
+			if h.Attempts > 1 {
+				details += fmt.Sprintf(" (%d attempts)", h.Attempts)
+			}
+			changed, mode, size := "", "", ""
+			if h.OK {
+				changed = map[bool]string{true: "yes", false: "no"}[h.Changed]
+				mode, size = code(fmt.Sprintf("%04o", h.Mode.Perm())), fmt.Sprint(h.Bytes)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", code(h.Label), result, changed, mode, size, h.Duration.Round(time.Millisecond), details)
+		}
 	}
 	if len(s.Keys) > 0 {
 		fmt.Fprintf(&b, "\n**Key names** (%d): %s\n", len(s.Keys), codes(s.Keys, MaxKeysListed))
@@ -110,5 +156,5 @@ func codes(list []string, max int) string {
 }
 
 func cell(s string) string {
-	return strings.NewReplacer("\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer("\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "|", "\\|").Replace(s)
 }

@@ -38,12 +38,12 @@ func sample() Summary {
 		Keys:         []string{"database_url", "b2_key_id", "region_unencrypted", "odd|name`x"},
 		Unencrypted:  []string{"region_unencrypted"},
 		Empty:        []string{"b2_key_id"},
-		Host:         "deploy@vps1.example:22",
-		HostKey:      "ssh-ed25519 SHA256:EzDYjstME/jfbSMeTkBJO1UAeKKampPMABkOl/E1/Ms",
 		RemotePath:   "/etc/galaxy/secrets/galaxy.yaml",
-		Mode:         0o600,
-		Bytes:        878,
-		Duration:     1234567 * time.Microsecond,
+		Hosts: []Host{
+			{Label: "deploy@vps1.example:22", OK: true, Changed: true, HostKey: "ssh-ed25519 SHA256:EzDYjstME/jfbSMeTkBJO1UAeKKampPMABkOl/E1/Ms", Mode: 0o600, Bytes: 878, Backup: "/etc/galaxy/secrets/galaxy.yaml.previous", Attempts: 1, Duration: 120 * time.Millisecond},
+			{Label: "deploy@[2001:db8::1]:2222", OK: true, Changed: false, HostKey: "ssh-ed25519 SHA256:AAAA", Mode: 0o600, Bytes: 878, Attempts: 2, Duration: 1100 * time.Millisecond},
+		},
+		Duration: 1234567 * time.Microsecond,
 	}
 }
 
@@ -56,8 +56,15 @@ func TestMarkdownFailure(t *testing.T) {
 	t.Parallel()
 	s := sample()
 	s.Error = `file "secrets/staging/galaxy.enc.yaml" failed its integrity check; fix: restore <it>`
-	s.Mode, s.Bytes, s.HostKey = 0, 0, ""
+	s.Hosts = nil
 	golden(t, "failure.md", Markdown(s))
+}
+
+func TestMarkdownHostFailure(t *testing.T) {
+	t.Parallel()
+	s := sample()
+	s.Hosts[1] = Host{Label: "deploy@vps2.example:22", Error: `host key mismatch for vps2.example:22 | evil`, Attempts: 1, Duration: 30 * time.Millisecond}
+	golden(t, "host-failure.md", Markdown(s))
 }
 
 func TestMarkdownBoundsKeyList(t *testing.T) {
