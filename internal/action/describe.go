@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/inputs"
@@ -52,6 +53,7 @@ func Describe(err error) (msg, hint string) {
 		mk  *MissingKeysError
 		se  *remote.SudoError
 		ote *remote.OpTimeoutError
+		oce *ssh.OpenChannelError
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -99,6 +101,8 @@ func Describe(err error) (msg, hint string) {
 		return se.Error(), fmt.Sprintf("let the login user run sftp-server as root without a password: add `%s ALL=(root) NOPASSWD: /usr/lib/openssh/sftp-server` (RHEL: /usr/libexec/openssh/sftp-server) with visudo -f /etc/sudoers.d/sops-deploy", se.User)
 	case errors.As(err, &ote):
 		return ote.Error() + "; the previous file, if any, is unchanged", "check the host's disk and load; the deploy is retried on such failures up to the retries input"
+	case errors.As(err, &ce) && errors.As(err, &oce):
+		return ce.Error(), "the server refused the channel: on a jump host allow forwarding for the user (AllowTcpForwarding local); on the target allow SFTP (Subsystem sftp)"
 	case errors.As(err, &ce):
 		if errors.Is(err, context.DeadlineExceeded) {
 			return ce.Error(), "check that the host is up and that its SSH port is reachable from the runner"

@@ -84,9 +84,9 @@ type SudoError struct {
 
 func (e *SudoError) Error() string {
 	if e.Stderr == "" {
-		return fmt.Sprintf("failed to start the SFTP server through sudo -n as %s@%s", e.User, e.Addr)
+		return "failed to start the SFTP server through sudo -n"
 	}
-	return fmt.Sprintf("failed to start the SFTP server through sudo -n as %s@%s: %q", e.User, e.Addr, e.Stderr)
+	return fmt.Sprintf("failed to start the SFTP server through sudo -n: %q", e.Stderr)
 }
 
 // OpTimeoutError says one SFTP operation took longer than Timeouts.Op, so

@@ -29,7 +29,8 @@ func ParseSigner(key, passphrase secrets.String) (ssh.Signer, error) {
 	switch {
 	case strings.HasPrefix(text, "ssh-") || strings.HasPrefix(text, "ecdsa-sha2-") || strings.HasPrefix(text, "sk-"):
 		return nil, &KeyError{"is a public key, not a private key", "pass the private key file (id_ed25519, not id_ed25519.pub)"}
-	case strings.HasPrefix(text, "AGE-SECRET-KEY-"):
+	case strings.HasPrefix(text, "AGE-SECRET-KEY-") || strings.HasPrefix(text, "#") && strings.Contains(text, "\nAGE-SECRET-KEY-"):
+		// The latter is an age-keygen file, which starts with # comments.
 		return nil, &KeyError{"is an age key, not an SSH private key", "age keys go in age_key; ssh_key takes an OpenSSH private key"}
 	case strings.HasPrefix(text, "PuTTY-User-Key-File"):
 		return nil, &KeyError{"is a PuTTY key", "convert it with `puttygen key.ppk -O private-openssh -o id_key`"}

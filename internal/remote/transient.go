@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
 )
 
 // Transient reports whether err is a network failure worth retrying:
@@ -24,11 +25,16 @@ func Transient(err error) bool {
 		ie  *InstallError
 		dns *net.DNSError
 		st  *sftp.StatusError
+		oce *ssh.OpenChannelError
 	)
 	switch {
 	case errors.As(err, &hke), errors.As(err, &ae), errors.As(err, &se), errors.As(err, &ke):
 		return false
 	case errors.As(err, &dns) && dns.IsNotFound:
+		return false
+	case errors.As(err, &oce):
+		// The server refused a channel (forwarding through a bastion, the
+		// SFTP subsystem): asking again gets the same answer.
 		return false
 	case errors.As(err, &st):
 		// The server answered: permission, no space, no such file. Only a

@@ -73,6 +73,7 @@ type SSHD struct {
 	Dir string
 
 	clientSigner ssh.Signer
+	authKeysPath string
 	logPath      string
 }
 
@@ -151,9 +152,17 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 	for _, k := range append([]ssh.PublicKey{s.clientSigner.PublicKey()}, o.extraKeys...) {
 		authKeys.Write(ssh.MarshalAuthorizedKey(k))
 	}
-	if err := os.WriteFile(authKeysPath, authKeys.Bytes(), 0o600); err != nil {
+	// sshd reads authorized_keys as the login user, so other local users
+	// (the sudo tests log in as them) must be able to reach and read it.
+	if err := os.WriteFile(authKeysPath, authKeys.Bytes(), 0o644); err != nil {
 		t.Fatalf("failed to write authorized_keys: %v", err)
 	}
+	for _, d := range []string{s.Dir, filepath.Dir(s.Dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatalf("failed to open up %s: %v", d, err)
+		}
+	}
+	s.authKeysPath = authKeysPath
 
 	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -221,6 +230,23 @@ func (s *SSHD) ClientConfig(t testing.TB) *ssh.ClientConfig {
 		Auth:            []ssh.AuthMethod{ssh.PublicKeys(s.clientSigner)},
 		HostKeyCallback: ssh.FixedHostKey(s.HostKey),
 		Timeout:         10 * time.Second,
+	}
+}
+
+// ClientPublicKey is the public half of ClientKeyPEM.
+func (s *SSHD) ClientPublicKey() ssh.PublicKey { return s.clientSigner.PublicKey() }
+
+// Authorize adds key to the server's authorized_keys; sshd reads the file
+// on every login, so it takes effect at once.
+func (s *SSHD) Authorize(t testing.TB, key ssh.PublicKey) {
+	t.Helper()
+	f, err := os.OpenFile(s.authKeysPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("failed to open authorized_keys: %v", err)
+	}
+	defer f.Close()
+	if _, err := f.Write(ssh.MarshalAuthorizedKey(key)); err != nil {
+		t.Fatalf("failed to write authorized_keys: %v", err)
 	}
 }
 
@@ -309,7 +335,7 @@ func sshdConfig(host string, port int, hostKey, authKeys, sftpServer string, pen
 		"UsePAM no",
 		"UseDNS no",
 		"X11Forwarding no",
-		"AllowTcpForwarding no",
+		"AllowTcpForwarding local", // jump host tests forward through it
 		"AllowAgentForwarding no",
 		"PrintMotd no",
 		"LogLevel DEBUG",
