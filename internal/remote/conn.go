@@ -239,6 +239,7 @@ func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to 
 		if err != nil {
 			return nil, "", "", &ConnectError{Addr: addr, Phase: "connect to", Err: err}
 		}
+		nc = withQuickAck(nc)
 	}
 	var (
 		hostErr   error
@@ -277,6 +278,12 @@ func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to 
 		switch {
 		case hostErr != nil:
 			return nil, "", "", hostErr
+		case connectionLost(err) || isTimeout(err):
+			// Cut during authentication: a network failure, not a refusal.
+			if isTimeout(err) {
+				err = fmt.Errorf("no SSH handshake within %s", to.Handshake)
+			}
+			return nil, "", "", &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
 		case verified:
 			return nil, "", "", &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: authTried}
 		case ctx.Err() != nil:

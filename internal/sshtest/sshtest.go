@@ -338,7 +338,7 @@ func sshdConfig(host string, port int, hostKey, authKeys, sftpServer string, pen
 		"AllowTcpForwarding local", // jump host tests forward through it
 		"AllowAgentForwarding no",
 		"PrintMotd no",
-		"LogLevel DEBUG",
+		"LogLevel VERBOSE",
 		"MaxStartups 100",
 		"MaxSessions 50",
 		"Subsystem sftp " + sftpServer,

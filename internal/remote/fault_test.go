@@ -1,0 +1,379 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/localssh"
+	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+)
+
+// proxy forwards TCP connections to addr and cuts each one after limit
+// bytes in total (both directions); limit < 0 never cuts. It counts the
+// bytes of every session.
+type proxy struct {
+	addr  string
+	limit atomic.Int64
+	total atomic.Int64
+}
+
+func startProxy(t *testing.T, upstream string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{addr: ln.Addr().String()}
+	p.limit.Store(-1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.serve(c, upstream)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return p
+}
+
+func (p *proxy) serve(c net.Conn, upstream string) {
+	defer c.Close()
+	u, err := net.Dial("tcp", upstream)
+	if err != nil {
+		return
+	}
+	defer u.Close()
+	limit := p.limit.Load()
+	var used atomic.Int64
+	var once sync.Once
+	cut := func() { once.Do(func() { c.Close(); u.Close() }) }
+	pipe := func(dst, src net.Conn) {
+		buf := make([]byte, 512)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				if limit >= 0 {
+					room := limit - used.Load()
+					if room <= 0 {
+						cut()
+						return
+					}
+					if int64(n) > room {
+						n = int(room)
+					}
+				}
+				used.Add(int64(n))
+				p.total.Add(int64(n))
+				if _, err := dst.Write(buf[:n]); err != nil {
+					cut()
+					return
+				}
+			}
+			if err != nil {
+				cut()
+				return
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() { pipe(u, c); close(done) }()
+	pipe(c, u)
+	<-done
+}
+
+func signerFromPEM(t *testing.T, pemBytes []byte) ssh.Signer {
+	t.Helper()
+	s, err := ssh.ParsePrivateKey(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var fastTimeouts = Timeouts{Connect: 5 * time.Second, Handshake: 5 * time.Second, Op: 5 * time.Second}
+
+// TestCutAnywhere cuts the connection to a real sshd after N bytes, for N
+// spread over a whole install session. After every cut the target holds
+// the complete old or the complete new file, and the next install
+// succeeds and leaves no temporary file.
+func TestCutAnywhere(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t)
+	p := startProxy(t, s.Addr)
+	hk, err := NewHostKeys(strings.Replace(s.KnownHosts, portOf(s.Addr), portOf(p.addr), 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := signerFromPEM(t, s.ClientKeyPEM)
+	target := Target{Host: "127.0.0.1", Port: atoi(portOf(p.addr)), User: s.User}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "galaxy.yaml")
+	oldContent := []byte("old: version\n")
+	newContent := bytes.Repeat([]byte("key: new-version-value\n"), 4000) // ~90 KB: several SFTP writes
+	install := func() error {
+		c, err := Dial(context.Background(), target, signer, hk, Options{Timeouts: fastTimeouts})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Install(Spec{Path: path, Content: newContent, Mode: 0o600, UID: -1, GID: -1, Backup: true})
+		return err
+	}
+	reset := func() {
+		if err := os.WriteFile(path, oldContent, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	reset()
+	p.total.Store(0)
+	if err := install(); err != nil {
+		t.Fatalf("uncut install: %v", err)
+	}
+	total := p.total.Load()
+	t.Logf("a whole session is %d bytes", total)
+
+	const points = 40
+	for i := 1; i < points; i++ {
+		n := total * int64(i) / points
+		reset()
+		p.limit.Store(n)
+		err := install()
+		p.limit.Store(-1)
+		got, rerr := os.ReadFile(path)
+		if rerr != nil {
+			t.Fatalf("cut at %d bytes: target missing: %v", n, rerr)
+		}
+		if !bytes.Equal(got, oldContent) && !bytes.Equal(got, newContent) {
+			t.Fatalf("cut at %d bytes: target holds %d bytes, neither version", n, len(got))
+		}
+		if err != nil && !Transient(err) {
+			t.Errorf("cut at %d bytes: %v is not classed transient", n, err)
+		}
+		if err := install(); err != nil {
+			t.Fatalf("install after a cut at %d bytes: %v", n, err)
+		}
+		if got, _ := os.ReadFile(path); !bytes.Equal(got, newContent) {
+			t.Fatalf("install after a cut at %d bytes did not complete", n)
+		}
+		assertClean(t, dir)
+	}
+}
+
+func assertClean(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), TempPrefix) {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+}
+
+func portOf(addr string) string { return addr[strings.LastIndex(addr, ":")+1:] }
+
+func atoi(s string) int {
+	n := 0
+	for _, r := range s {
+		n = n*10 + int(r-'0')
+	}
+	return n
+}
+
+// TestSilentServer: a server that accepts TCP and says nothing fails the
+// handshake within its bound.
+func TestSilentServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	hk, _ := NewHostKeys("", []string{"SHA256:" + strings.Repeat("A", 43)})
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	start := time.Now()
+	_, err = Dial(context.Background(), Target{Host: "127.0.0.1", Port: atoi(portOf(ln.Addr().String())), User: "x"}, signer, hk,
+		Options{Timeouts: Timeouts{Connect: time.Second, Handshake: 300 * time.Millisecond, Op: time.Second}})
+	var ce *ConnectError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "no SSH handshake within") {
+		t.Fatalf("got %v, want a handshake timeout", err)
+	}
+	if !Transient(err) {
+		t.Errorf("a silent server should be retried")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+// TestStallMidUpload: the server stops reading during the upload; the
+// operation timeout cuts it, the error is transient, the target is intact.
+func TestStallMidUpload(t *testing.T) {
+	t.Parallel()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	var stalls sync.WaitGroup
+	srv, err := localssh.Start(localssh.Config{
+		AuthorizedKey: signer.PublicKey(),
+		WrapConn: func(c net.Conn) net.Conn {
+			return &unblockingStall{Conn: c, after: 40 << 10, wg: &stalls}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	hk, err := NewHostKeys(srv.KnownHosts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "galaxy.yaml")
+	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Dial(context.Background(), Target{Host: srv.Host, Port: srv.Port, User: "u"}, signer, hk,
+		Options{Timeouts: Timeouts{Connect: time.Second, Handshake: 2 * time.Second, Op: 500 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Install(Spec{Path: path, Content: bytes.Repeat([]byte("x"), 256<<10), Mode: 0o600, UID: -1, GID: -1})
+	var ote *OpTimeoutError
+	if !errors.As(err, &ote) {
+		t.Fatalf("got %v, want an operation timeout", err)
+	}
+	if !Transient(err) {
+		t.Errorf("a stalled upload should be retried")
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old\n" {
+		t.Errorf("target changed after a stalled upload")
+	}
+}
+
+// unblockingStall stops reading from the client after `after` bytes until
+// the connection is closed.
+type unblockingStall struct {
+	net.Conn
+	after  int64
+	read   int64
+	wg     *sync.WaitGroup
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *unblockingStall) init() {
+	c.once.Do(func() { c.closed = make(chan struct{}) })
+}
+
+func (c *unblockingStall) Read(p []byte) (int, error) {
+	c.init()
+	if c.read > c.after {
+		<-c.closed
+		return 0, io.EOF
+	}
+	n, err := c.Conn.Read(p)
+	c.read += int64(n)
+	return n, err
+}
+
+func (c *unblockingStall) Close() error {
+	c.init()
+	select {
+	case <-c.closed:
+	default:
+		close(c.closed)
+	}
+	return c.Conn.Close()
+}
+
+// TestDiskFull installs onto a tiny tmpfs: the failure is not retried,
+// the old file stays, and no temporary file is left.
+func TestDiskFull(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run as root to mount a small tmpfs")
+		}
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	s := sshtest.Start(t)
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	path := filepath.Join(mnt, "galaxy.yaml")
+	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hk, _ := NewHostKeys(s.KnownHosts, nil)
+	c, err := Dial(context.Background(), Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Install(Spec{Path: path, Content: bytes.Repeat([]byte("y"), 256<<10), Mode: 0o600, UID: -1, GID: -1, Backup: true})
+	var ie *InstallError
+	if !errors.As(err, &ie) {
+		t.Fatalf("got %v, want an InstallError", err)
+	}
+	if Transient(err) {
+		t.Errorf("a full disk must not be retried: %v", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old\n" {
+		t.Errorf("target changed")
+	}
+	assertClean(t, mnt)
+}
