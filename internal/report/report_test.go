@@ -2,6 +2,7 @@ package report
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,5 +96,18 @@ func TestCodeCannotBreakMarkdown(t *testing.T) {
 		if got := code(in); got != want {
 			t.Errorf("code(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// BenchmarkMarkdown10k renders a summary with 10,000 key names.
+func BenchmarkMarkdown10k(b *testing.B) {
+	s := sample()
+	s.Keys = nil
+	for i := 0; i < 10000; i++ {
+		s.Keys = append(s.Keys, fmt.Sprintf("key_%05d", i))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Markdown(s)
 	}
 }
