@@ -144,6 +144,10 @@ func Load(get func(name string) string) (*Config, error) {
 		seen[hh.Label()] = true
 		c.Hosts = append(c.Hosts, hh)
 	}
+	if len(c.Hosts) == 0 {
+		// e.g. "${{ vars.A }},${{ vars.B }}" with both variables unset.
+		return nil, &Error{"host", fmt.Sprintf("%q names no host", hostsInput), "set host to the target's name or address; if it joins variables, check that they are set"}
+	}
 	if len(c.Hosts) > MaxHosts {
 		return nil, &Error{"host", fmt.Sprintf("lists %d hosts, more than %d", len(c.Hosts), MaxHosts), "split the deploy into several steps"}
 	}

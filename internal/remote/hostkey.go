@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,7 @@ func (e *HostKeyError) Error() string {
 // SHA256 fingerprints. Build it with NewHostKeys.
 type HostKeys struct {
 	knownHosts ssh.HostKeyCallback
+	caLines    map[int]bool // known_hosts line numbers of @cert-authority entries
 	fps        map[string]bool
 	fpList     []string
 }
@@ -70,9 +72,17 @@ func NewHostKeys(knownHostsText string, fingerprints []string) (*HostKeys, error
 	}
 	cb, err := knownhosts.New(f)
 	if err != nil {
-		return nil, &KnownHostsError{Problem: knownHostsProblem(err)}
+		return nil, &KnownHostsError{Problem: knownHostsProblem(err, f)}
 	}
-	return &HostKeys{knownHosts: cb}, nil
+	// knownhosts reports @cert-authority keys among a host's known keys
+	// without marking them; remember their lines.
+	caLines := map[int]bool{}
+	for i, line := range strings.Split(text, "\n") {
+		if w := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' }); len(w) > 0 && w[0] == "@cert-authority" {
+			caLines[i+1] = true
+		}
+	}
+	return &HostKeys{knownHosts: cb, caLines: caLines}, nil
 }
 
 // KnownHostsError reports malformed known_hosts input.
@@ -80,12 +90,17 @@ type KnownHostsError struct{ Problem string }
 
 func (e *KnownHostsError) Error() string { return "known_hosts: " + e.Problem }
 
-func knownHostsProblem(err error) string {
-	// knownhosts errors read "<file>:<line>: <problem>"; keep the line and
-	// drop the temporary file name.
-	msg := err.Error()
-	if i := strings.Index(msg, "known_hosts:"); i >= 0 {
-		msg = "line " + msg[i+len("known_hosts:"):]
+// knownhosts skips lines it cannot parse and fails only when no line is
+// valid, with "knownhosts: <file>: no valid entries, line <n>: <problem>".
+var noValidEntriesRE = regexp.MustCompile(`^no valid entries, line (\d+): (.*)$`)
+
+func knownHostsProblem(err error, file string) string {
+	// Keep the line and drop the temporary file name.
+	msg := strings.ReplaceAll(err.Error(), file+": ", "")
+	msg = strings.ReplaceAll(msg, file, "known_hosts")
+	msg = strings.ReplaceAll(msg, "knownhosts: ", "")
+	if m := noValidEntriesRE.FindStringSubmatch(msg); m != nil {
+		return "line " + m[1] + ": " + m[2]
 	}
 	return msg
 }
@@ -115,7 +130,12 @@ func (h *HostKeys) Algorithms(addr string) []string {
 	var algos []string
 	seen := map[string]bool{}
 	for _, w := range ke.Want {
-		for _, a := range algorithmsFor(w.Key.Type()) {
+		as := algorithmsFor(w.Key.Type())
+		if h.caLines[w.Line] {
+			// A CA of any type can certify a host key of any type.
+			as = certAlgorithms
+		}
+		for _, a := range as {
 			if !seen[a] {
 				seen[a] = true
 				algos = append(algos, a)
@@ -123,6 +143,12 @@ func (h *HostKeys) Algorithms(addr string) []string {
 		}
 	}
 	return algos
+}
+
+var certAlgorithms = []string{
+	ssh.CertAlgoED25519v01,
+	ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
 }
 
 func algorithmsFor(keyType string) []string {
@@ -165,6 +191,10 @@ func (h *HostKeys) Check(addr string, remote net.Addr, key ssh.PublicKey) error 
 		he.Unknown = true
 	case errors.As(err, &ke):
 		for _, w := range ke.Want {
+			if h.caLines[w.Line] {
+				he.Expected = append(he.Expected, fmt.Sprintf("a host certificate signed by %s %s (known_hosts line %d, @cert-authority)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Line))
+				continue
+			}
 			he.Expected = append(he.Expected, fmt.Sprintf("%s %s (known_hosts line %d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Line))
 		}
 	default:

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -40,22 +41,43 @@ func ed25519Key(t testing.TB) (ed25519.PrivateKey, ssh.PublicKey) {
 	return priv, sp
 }
 
-// openSSHKey returns a fresh ed25519 key in the OpenSSH format, encrypted
-// with passphrase unless it is empty.
-func openSSHKey(t testing.TB, passphrase string) testKey {
+// openSSHKey returns a fresh ed25519 key in the OpenSSH format.
+func openSSHKey(t testing.TB) testKey {
 	t.Helper()
 	priv, pub := ed25519Key(t)
-	var block *pem.Block
-	var err error
-	if passphrase == "" {
-		block, err = ssh.MarshalPrivateKey(priv, "test key")
-	} else {
-		block, err = ssh.MarshalPrivateKeyWithPassphrase(priv, "test key", []byte(passphrase))
-	}
+	block, err := ssh.MarshalPrivateKey(priv, "test key")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return testKey{pem: pem.EncodeToMemory(block), pub: pub}
+}
+
+// encryptedKey is made once: the bcrypt KDF is slow, very slow under -race.
+var encryptedKey = sync.OnceValues(func() (testKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return testKey{}, err
+	}
+	block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "test key", []byte(testPassphrase))
+	if err != nil {
+		return testKey{}, err
+	}
+	pub, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		return testKey{}, err
+	}
+	return testKey{pem: pem.EncodeToMemory(block), pub: pub}, nil
+})
+
+// encrypted returns an ed25519 key in the OpenSSH format encrypted with
+// testPassphrase.
+func encrypted(t testing.TB) testKey {
+	t.Helper()
+	k, err := encryptedKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func rsaPKCS1Key(t testing.TB) testKey {
@@ -123,8 +145,8 @@ func keyLines(pemText []byte) []string {
 
 func TestParseSigner(t *testing.T) {
 	t.Parallel()
-	plain := openSSHKey(t, "")
-	enc := openSSHKey(t, testPassphrase)
+	plain := openSSHKey(t)
+	enc := encrypted(t)
 	rsaKey := rsaPKCS1Key(t)
 	ecKey := ecdsaSEC1Key(t)
 	p8Key := pkcs8Key(t)
@@ -225,7 +247,7 @@ func TestParseSigner(t *testing.T) {
 // passphrase, which ParseSigner relies on to say so.
 func TestParseSignerWrongPassphraseError(t *testing.T) {
 	t.Parallel()
-	enc := openSSHKey(t, testPassphrase)
+	enc := encrypted(t)
 	_, err := ssh.ParsePrivateKeyWithPassphrase(enc.pem, []byte("wrong"))
 	if !errors.Is(err, x509.IncorrectPasswordError) {
 		t.Errorf("x/crypto returned %v for a wrong passphrase, want x509.IncorrectPasswordError", err)
@@ -239,7 +261,7 @@ func TestParseSignerWrongPassphraseError(t *testing.T) {
 // publicTexts collects the messages and hints ParseSigner gives for short
 // probe inputs. They are fixed texts: a fuzzed input line that happens to
 // be part of one of them is not a leak.
-func publicTexts(t testing.TB) []string {
+func publicTexts(t testing.TB, encrypted []byte) []string {
 	t.Helper()
 	var out []string
 	for _, in := range []struct{ key, pass string }{
@@ -250,8 +272,8 @@ func publicTexts(t testing.TB) []string {
 		{"-----BEGIN X----- y", ""},
 		{"-----BEGIN X-----\ny", ""},
 		{"-----BEGIN X-----\ny\n-----END X-----", ""},
-		{string(openSSHKey(t, "p").pem), ""},
-		{string(openSSHKey(t, "p").pem), "q"},
+		{string(encrypted), ""},
+		{string(encrypted), "wrong"},
 	} {
 		_, err := remote.ParseSigner(secrets.NewString(in.key), secrets.NewString(in.pass))
 		var ke *remote.KeyError
@@ -264,8 +286,8 @@ func publicTexts(t testing.TB) []string {
 }
 
 func FuzzParseSigner(f *testing.F) {
-	plain := openSSHKey(f, "")
-	enc := openSSHKey(f, testPassphrase)
+	plain := openSSHKey(f)
+	enc := encrypted(f)
 	f.Add(string(plain.pem), "")
 	f.Add(strings.ReplaceAll(string(plain.pem), "\n", "\r\n"), "")
 	f.Add(string(enc.pem), testPassphrase)
@@ -278,7 +300,7 @@ func FuzzParseSigner(f *testing.F) {
 	f.Add("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n", "")
 	f.Add("AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ", "")
 	f.Add("garbage", "")
-	fixed := publicTexts(f)
+	fixed := publicTexts(f, enc.pem)
 	f.Fuzz(func(t *testing.T, key, passphrase string) {
 		if passphrase != "" && slowKDF(key) {
 			t.Skip("bcrypt rounds too high for a fuzz run")
