@@ -70,6 +70,16 @@ func NewHostKeys(knownHostsText string, fingerprints []string) (*HostKeys, error
 	if err := os.WriteFile(f, []byte(text+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("failed to write known_hosts: %w", err)
 	}
+	// knownhosts skips a malformed line when others are valid; a typo in an
+	// @revoked line would then go unnoticed, so every line is checked.
+	for i, line := range strings.Split(text, "\n") {
+		if l := strings.TrimSpace(line); l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if _, _, _, _, _, err := ssh.ParseKnownHosts([]byte(line)); err != nil {
+			return nil, &KnownHostsError{Problem: fmt.Sprintf("line %d: not a known_hosts entry ([@marker] hosts key-type base64-key)", i+1)}
+		}
+	}
 	cb, err := knownhosts.New(f)
 	if err != nil {
 		return nil, &KnownHostsError{Problem: knownHostsProblem(err, f)}

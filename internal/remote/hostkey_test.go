@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -467,5 +468,25 @@ func TestHostKeysCertAuthorityAlgorithms(t *testing.T) {
 				seen[a] = true
 			}
 		})
+	}
+}
+
+func TestKnownHostsBadLineAmongGoodOnes(t *testing.T) {
+	t.Parallel()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	good := knownhosts.Line([]string{"[127.0.0.1]:2222"}, signer.PublicKey())
+	for _, text := range []string{
+		"# ssh-keyscan comment\n" + good + "\n@revoked ssh-ed25519 AAAA-not-base64\n",
+		good + "\nthis is not an entry\n",
+	} {
+		_, err := remote.NewHostKeys(text, nil)
+		var ke *remote.KnownHostsError
+		if !errors.As(err, &ke) || !strings.Contains(err.Error(), "line ") {
+			t.Errorf("remote.NewHostKeys(%q) = %v, want a KnownHostsError naming the line", text, err)
+		}
+	}
+	if _, err := remote.NewHostKeys("# comment\n\n"+good+"\n", nil); err != nil {
+		t.Errorf("valid text with comments refused: %v", err)
 	}
 }
