@@ -1,12 +1,15 @@
 # syntax=docker/dockerfile:1
 # Builder: the Go toolchain, pinned.
-FROM golang:1.26-bookworm AS build
+# It runs on the build machine's platform and cross-compiles, so the arm64
+# image does not build under emulation.
+FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS build
+ARG TARGETOS TARGETARCH
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # Static, stripped, reproducible: no cgo, no paths, no build id.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -buildid=" -o /out/sops-deploy-action . \
+RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags="-s -w -buildid=" -o /out/sops-deploy-action . \
  && mkdir -m 1777 /out/tmp
 
 # Final image: the binary and an empty /tmp, nothing else.

@@ -193,20 +193,36 @@ func TestModeOwnerAndHostRefusals(t *testing.T) {
 	}
 }
 
-// TestManyHosts installs on three real sshd instances on 127.0.0.1-3 and
-// one dead host: the dead one fails alone, with one error line, and the
-// run fails.
+// TestManyHosts installs on three real sshd instances on 127.0.0.1-3,
+// each confined to a root of its own (so each is a separate file system
+// with the default remote_path), and one dead host: the dead one fails
+// alone, with one error line, and the run fails.
 func TestManyHosts(t *testing.T) {
 	t.Parallel()
-	var servers []*sshtest.SSHD
-	for _, ip := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
-		servers = append(servers, sshtest.Start(t, sshtest.WithListenAddr(ip)))
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run as root: sshd's ChrootDirectory needs root")
+		}
+		t.Skip("needs root for sshd's ChrootDirectory")
 	}
-	// All servers share the login user and accept only their own client
-	// key, so authorize the first server's key on the others.
+	var servers []*sshtest.SSHD
+	var roots []string
+	for _, ip := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
+		// sshd wants every component of a chroot owned by root and not
+		// writable by others, which rules out /tmp.
+		root, err := os.MkdirTemp("/run", "sops-deploy-chroot-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(root) })
+		must(0, os.Chmod(root, 0o755))
+		roots = append(roots, root)
+		servers = append(servers, sshtest.Start(t, sshtest.WithListenAddr(ip), sshtest.WithChroot(root)))
+	}
 	dead := closedPort(t)
 	r := newRunner(t)
-	remote := r.forHost(servers[0])
+	r.forHost(servers[0])
+	delete(r.inputs, "remote_path") // the default, /etc/galaxy/secrets/galaxy.yaml
 	var hosts, known []string
 	for _, s := range servers {
 		hosts = append(hosts, s.Addr)
@@ -215,7 +231,6 @@ func TestManyHosts(t *testing.T) {
 	r.inputs["host"] = strings.Join(append(hosts, dead), ",\n")
 	r.inputs["known_hosts"] = strings.Join(known, "\n") + "\n[127.0.0.1]:" + dead[strings.LastIndex(dead, ":")+1:] + " ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHdXLaMJmAkkKsuBaq2FkbhEiWJ55gsuiAWQr52e24Xd"
 	r.inputs["retries"] = "0"
-	r.inputs["parallel"] = "2"
 	r.inputs["ssh_key"] = string(sharedClientKey(t, servers))
 	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
 	res := r.run()
@@ -224,13 +239,23 @@ func TestManyHosts(t *testing.T) {
 	}
 	errs := errorLines(res.stdout)
 	if len(errs) != 1 || !strings.Contains(errs[0], dead) {
-		t.Errorf("want one error line for %s, got:\n%s", dead, strings.Join(errs, "\n"))
+		t.Errorf("want one error line for %s, got:\n%s", dead, res.stdout)
 	}
-	if got := must(os.ReadFile(remote)); string(got) != string(readTestdata(t, "secrets/staging/galaxy.plain.yaml")) {
-		t.Errorf("installed content wrong")
+	want := readTestdata(t, "secrets/staging/galaxy.plain.yaml")
+	for i, root := range roots {
+		p := filepath.Join(root, "etc", "galaxy", "secrets", "galaxy.yaml")
+		if got, err := os.ReadFile(p); err != nil || string(got) != string(want) {
+			t.Errorf("host %d: installed file missing or wrong (%v)", i, err)
+		}
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm() != 0o600 {
+			t.Errorf("host %d: mode %04o", i, fi.Mode().Perm())
+		}
 	}
 	if got := outputValue(res.output, "hosts_failed"); !strings.Contains(got, dead) || strings.Contains(got, ",") {
 		t.Errorf("hosts_failed = %q, want only %s", got, dead)
+	}
+	if got := outputValue(res.output, "changed"); got != "true" {
+		t.Errorf("changed = %q, want true", got)
 	}
 	if n := strings.Count(res.summary, "✅ ok"); n != 3 {
 		t.Errorf("summary has %d ok rows, want 3:\n%s", n, res.summary)
@@ -239,16 +264,14 @@ func TestManyHosts(t *testing.T) {
 		t.Errorf("summary has %d failed rows, want 1", n)
 	}
 	for _, s := range servers {
-		if !strings.Contains(res.stdout, s.Addr+": installed") && !strings.Contains(res.stdout, s.Addr+": unchanged") {
-			t.Errorf("log lacks a line for %s:\n%s", s.Addr, res.stdout)
+		if !strings.Contains(res.stdout, s.Addr+": installed") {
+			t.Errorf("log lacks an installed line for %s:\n%s", s.Addr, res.stdout)
 		}
 	}
 }
 
 // sharedClientKey returns servers[0]'s client key after authorizing it on
-// the other servers (they share one remote filesystem, so the same
-// remote_path serves all of them; idempotence makes the later ones
-// "unchanged" or "installed" depending on order, both fine).
+// the other servers.
 func sharedClientKey(t *testing.T, servers []*sshtest.SSHD) []byte {
 	t.Helper()
 	for _, s := range servers[1:] {

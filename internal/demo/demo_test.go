@@ -18,7 +18,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
 	got := out.String()
-	for _, want := range []string{"── workflow log ──", "masks registered", "Installed", "── step summary ──", "| Keys | 9 |", "── on the host ──", "mode 0600"} {
+	for _, want := range []string{"── workflow log ──", "masks registered", "installed", "── step summary ──", "| Keys | 9 |", "── on the host ──", "mode 0600"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, got)
 		}

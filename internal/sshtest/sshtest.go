@@ -83,6 +83,15 @@ type Option func(*options)
 type options struct {
 	listenHost string
 	extraKeys  []ssh.PublicKey
+	chroot     string
+}
+
+// WithChroot confines SFTP sessions to dir (sshd's ChrootDirectory with
+// internal-sftp), so each server has a file system of its own and remote
+// paths such as /etc/galaxy/secrets/galaxy.yaml land under dir. dir and
+// its parents must be owned by root and not writable by others.
+func WithChroot(dir string) Option {
+	return func(o *options) { o.chroot = dir }
 }
 
 // WithAuthorizedKey authorizes key, in addition to the generated client
@@ -177,6 +186,10 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 			t.Fatal(err)
 		}
 		cfg := sshdConfig(s.Host, port, hostKeyPath, authKeysPath, sftpPath, penalties)
+		if o.chroot != "" {
+			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp internal-sftp", 1) +
+				"ChrootDirectory " + o.chroot + "\nForceCommand internal-sftp\n"
+		}
 		if err := os.WriteFile(configPath, []byte(cfg), 0o600); err != nil {
 			t.Fatalf("failed to write sshd_config: %v", err)
 		}

@@ -1,0 +1,653 @@
+//go:build linux
+
+package main
+
+// Tests of the container image without a Docker engine: the Dockerfile's
+// shape, and the binary built with the Dockerfile's own build command, run
+// the way the runner starts the image: no environment but the runner's
+// variables, from /github/workspace, and (when the test may chroot) in an
+// empty root laid out like the image, with no /etc, no PATH and no TMPDIR.
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"debug/elf"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+)
+
+// dfInstr is one Dockerfile instruction, continuation lines joined.
+type dfInstr struct {
+	cmd  string // upper-case: FROM, RUN, COPY, ...
+	args string
+	line int
+}
+
+type dfStage struct {
+	from, name string
+	instrs     []dfInstr
+}
+
+func parseDockerfile(t *testing.T) []dfStage {
+	t.Helper()
+	b, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []dfStage
+	var cur strings.Builder
+	startLine := 0
+	for i, l := range strings.Split(string(b), "\n") {
+		trimmed := strings.TrimSpace(l)
+		if strings.HasPrefix(trimmed, "#") || (trimmed == "" && cur.Len() == 0) {
+			continue // comments (and parser directives), blank lines
+		}
+		if cur.Len() == 0 {
+			startLine = i + 1
+		}
+		if s, ok := strings.CutSuffix(trimmed, "\\"); ok {
+			cur.WriteString(s + " ")
+			continue
+		}
+		cur.WriteString(trimmed)
+		text := strings.TrimSpace(cur.String())
+		cur.Reset()
+		if text == "" {
+			continue
+		}
+		cmd, args, _ := strings.Cut(text, " ")
+		in := dfInstr{cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args), line: startLine}
+		if in.cmd == "FROM" {
+			f := strings.Fields(in.args)
+			st := dfStage{}
+			for _, w := range f {
+				if !strings.HasPrefix(w, "--") {
+					st.from = w
+					break
+				}
+			}
+			if n := len(f); n >= 3 && strings.EqualFold(f[n-2], "AS") {
+				st.name = f[n-1]
+			}
+			stages = append(stages, st)
+		}
+		if len(stages) == 0 {
+			continue // ARG before the first FROM
+		}
+		stages[len(stages)-1].instrs = append(stages[len(stages)-1].instrs, in)
+	}
+	if len(stages) == 0 {
+		t.Fatal("Dockerfile has no FROM")
+	}
+	return stages
+}
+
+// shellWords splits a simple shell command into words, honouring quotes
+// and backslashes. It refuses command substitution; variables ($NAME) are
+// left as they are, for the caller to judge.
+func shellWords(s string) ([]string, error) {
+	if strings.Contains(s, "`") || strings.Contains(s, "$(") {
+		return nil, fmt.Errorf("%q uses command substitution", s)
+	}
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote == '\'':
+			if c == '\'' {
+				quote = 0
+			} else {
+				cur.WriteByte(c)
+			}
+		case quote == '"':
+			switch {
+			case c == '"':
+				quote = 0
+			case c == '\\' && i+1 < len(s) && strings.IndexByte(`"\`, s[i+1]) >= 0:
+				i++
+				cur.WriteByte(s[i])
+			default:
+				cur.WriteByte(c)
+			}
+		case c == '\'' || c == '"':
+			quote, inWord = c, true
+		case c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case c == ' ' || c == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("%q has an unterminated quote", s)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// goBuild is the Dockerfile's `go build` command.
+type goBuild struct {
+	env  []string // NAME=value words before `go`
+	args []string // the words after `go`, starting with build
+	out  string   // the -o path
+	line int
+}
+
+func dockerfileGoBuild(t *testing.T, stages []dfStage) goBuild {
+	t.Helper()
+	var found []goBuild
+	for _, st := range stages {
+		for _, in := range st.instrs {
+			if in.cmd != "RUN" {
+				continue
+			}
+			for _, part := range strings.Split(in.args, "&&") {
+				words, err := shellWords(strings.TrimSpace(part))
+				if err != nil {
+					continue
+				}
+				var gb goBuild
+				i := 0
+				var targetEnv []string
+				for ; i < len(words) && strings.Contains(words[i], "=") && !strings.HasPrefix(words[i], "-"); i++ {
+					gb.env = append(gb.env, words[i])
+				}
+				if i+1 >= len(words) || words[i] != "go" || words[i+1] != "build" {
+					continue
+				}
+				// A cross-compiling build sets GOOS/GOARCH/GOARM from build
+				// arguments ($TARGETARCH); the test builds for this machine.
+				gb.env = slices.DeleteFunc(gb.env, func(w string) bool {
+					k, v, _ := strings.Cut(w, "=")
+					if strings.Contains(v, "$") && (k == "GOOS" || k == "GOARCH" || k == "GOARM") {
+						targetEnv = append(targetEnv, w)
+						return true
+					}
+					return false
+				})
+				if bad := slices.IndexFunc(append(slices.Clone(gb.env), words[i:]...), func(w string) bool { return strings.Contains(w, "$") }); bad >= 0 {
+					t.Fatalf("Dockerfile line %d: the go build command uses a variable the test cannot resolve: %s", in.line, part)
+				}
+				if len(targetEnv) > 0 {
+					t.Logf("Dockerfile line %d: building for this machine instead of %s", in.line, strings.Join(targetEnv, " "))
+				}
+				gb.args, gb.line = words[i+1:], in.line
+				for j, w := range gb.args {
+					if w == "-o" && j+1 < len(gb.args) {
+						gb.out = gb.args[j+1]
+					} else if v, ok := strings.CutPrefix(w, "-o="); ok {
+						gb.out = v
+					}
+				}
+				found = append(found, gb)
+			}
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("Dockerfile: found %d `go build` commands in RUN lines, want exactly 1", len(found))
+	}
+	if found[0].out == "" {
+		t.Fatalf("Dockerfile line %d: `go build` has no -o", found[0].line)
+	}
+	return found[0]
+}
+
+// imageLayout is what the final stage puts in the image.
+type imageLayout struct {
+	entrypoint string            // the absolute path the image runs
+	copies     map[string]string // destination -> source in the build stage
+}
+
+// TestDockerfile checks the image's shape: a multi-stage build whose final
+// stage is scratch (or distroless) with no USER and no WORKDIR (the runner
+// needs root and sets /github/workspace itself), an exec-form ENTRYPOINT
+// with an absolute path, and a static, trimmed build.
+func TestDockerfile(t *testing.T) {
+	t.Parallel()
+	checkDockerfile(t, parseDockerfile(t))
+}
+
+func checkDockerfile(t *testing.T, stages []dfStage) (imageLayout, goBuild) {
+	t.Helper()
+	if len(stages) < 2 {
+		t.Fatalf("Dockerfile has %d stage(s); want a build stage and a final stage", len(stages))
+	}
+	final := stages[len(stages)-1]
+	if final.from != "scratch" && !strings.HasPrefix(final.from, "gcr.io/distroless/") {
+		t.Errorf("Dockerfile: final stage is FROM %s; want scratch or gcr.io/distroless/…", final.from)
+	}
+	layout := imageLayout{copies: map[string]string{}}
+	var entrypoints int
+	for _, in := range final.instrs {
+		switch in.cmd {
+		case "USER":
+			t.Errorf("Dockerfile line %d: USER in the final stage; the runner mounts the workspace for root", in.line)
+		case "WORKDIR":
+			t.Errorf("Dockerfile line %d: WORKDIR in the final stage; the runner sets /github/workspace itself", in.line)
+		case "ENTRYPOINT":
+			entrypoints++
+			var argv []string
+			if err := json.Unmarshal([]byte(in.args), &argv); err != nil || len(argv) == 0 {
+				t.Errorf("Dockerfile line %d: ENTRYPOINT %s is not exec form ([\"/path\"])", in.line, in.args)
+				continue
+			}
+			if !filepath.IsAbs(argv[0]) {
+				t.Errorf("Dockerfile line %d: ENTRYPOINT %q is not an absolute path", in.line, argv[0])
+			}
+			layout.entrypoint = argv[0]
+		case "COPY":
+			f := strings.Fields(in.args)
+			var plain []string
+			for _, w := range f {
+				if !strings.HasPrefix(w, "--") {
+					plain = append(plain, w)
+				}
+			}
+			if len(plain) == 2 {
+				layout.copies[plain[1]] = plain[0]
+			}
+		case "CMD":
+			if !strings.HasPrefix(in.args, "[") {
+				t.Errorf("Dockerfile line %d: CMD in shell form; scratch has no shell", in.line)
+			}
+		}
+	}
+	if entrypoints != 1 {
+		t.Fatalf("Dockerfile: final stage has %d ENTRYPOINT lines, want 1", entrypoints)
+	}
+
+	gb := dockerfileGoBuild(t, stages)
+	if !slices.Contains(gb.env, "CGO_ENABLED=0") {
+		t.Errorf("Dockerfile line %d: go build runs without CGO_ENABLED=0 (env %v); the binary must be static", gb.line, gb.env)
+	}
+	if !slices.Contains(gb.args, "-trimpath") {
+		t.Errorf("Dockerfile line %d: go build runs without -trimpath", gb.line)
+	}
+	if src := layout.copies[layout.entrypoint]; layout.entrypoint != "" && src != gb.out {
+		t.Errorf("Dockerfile: the ENTRYPOINT %s is copied from %q, but go build writes %q", layout.entrypoint, src, gb.out)
+	}
+	return layout, gb
+}
+
+// TestStaticBinaryRunsLikeTheImage builds the binary with the Dockerfile's
+// build command, checks that it is static, and runs it as the runner runs
+// the image.
+func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the release binary; skipped with -short")
+	}
+	t.Parallel()
+	layout, gb := checkDockerfile(t, parseDockerfile(t))
+
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		skipUnlessCI(t, "go not found in PATH")
+	}
+	bin := filepath.Join(t.TempDir(), filepath.Base(gb.out))
+	args := slices.Clone(gb.args)
+	for i, a := range args {
+		if a == "-o" {
+			args[i+1] = bin
+		} else if strings.HasPrefix(a, "-o=") {
+			args[i] = "-o=" + bin
+		}
+	}
+	build := exec.Command(goTool, args...)
+	build.Env = append(os.Environ(), gb.env...)
+	t.Logf("Dockerfile line %d: %s go %s", gb.line, strings.Join(gb.env, " "), strings.Join(args, " "))
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build as in the Dockerfile: %v\n%s", err, out)
+	}
+	checkStatic(t, bin)
+
+	for _, tc := range []struct {
+		name string
+		run  func(t *testing.T, img *fakeImage)
+	}{
+		{"missing required input", func(t *testing.T, img *fakeImage) {
+			img.inputs = validInputs(t, "127.0.0.1:22")
+			delete(img.inputs, "env")
+			res := img.run(t)
+			if len(errorLines(res.stdout)) == 1 && !strings.Contains(errorLines(res.stdout)[0], "env") {
+				t.Errorf("the error does not name the missing input env: %s", errorLines(res.stdout)[0])
+			}
+		}},
+		{"host closes the connection", func(t *testing.T, img *fakeImage) {
+			addr, count := countingListener(t) // closes each connection at once
+			img.inputs = validInputs(t, addr)
+			img.run(t)
+			if count.Load() == 0 {
+				t.Errorf("the action never connected: it failed before decrypting and dialling")
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			img := newImage(t, bin, layout)
+			tc.run(t, img)
+		})
+	}
+
+	t.Run("deploy", func(t *testing.T) {
+		t.Parallel()
+		img := newImage(t, bin, layout)
+		if !img.chroot {
+			t.Skip("no chroot here; the end-to-end tests already deploy with the test binary")
+		}
+		s := sshtest.Start(t)
+		remote := filepath.Join(t.TempDir(), "galaxy.yaml")
+		img.inputs = map[string]string{
+			"env":         "staging",
+			"age_key":     string(readTestdata(t, "keys/a.agekey")),
+			"host":        s.Addr,
+			"user":        s.User,
+			"ssh_key":     string(s.ClientKeyPEM),
+			"known_hosts": s.KnownHosts,
+			"remote_path": remote,
+		}
+		img.wantCode = 0
+		img.run(t)
+		if got, want := must(os.ReadFile(remote)), readTestdata(t, "secrets/staging/galaxy.plain.yaml"); !bytes.Equal(got, want) {
+			t.Errorf("installed file differs from sops decrypt output")
+		}
+		if fi := must(os.Stat(remote)); fi.Mode().Perm() != 0o600 {
+			t.Errorf("installed mode %04o, want 0600", fi.Mode().Perm())
+		}
+	})
+}
+
+func skipUnlessCI(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// checkStatic fails unless bin is a static ELF executable: no interpreter,
+// no shared libraries, no symbol table (-s).
+func checkStatic(t *testing.T, bin string) {
+	t.Helper()
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("the binary has a PT_INTERP program header: it is dynamically linked")
+		}
+	}
+	if libs, err := f.ImportedLibraries(); err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		t.Errorf("reading DT_NEEDED: %v", err)
+	} else if len(libs) > 0 {
+		t.Errorf("the binary needs shared libraries %v", libs)
+	}
+	if needed, _ := f.DynString(elf.DT_NEEDED); len(needed) > 0 {
+		t.Errorf("the binary has DT_NEEDED entries %v", needed)
+	}
+	if f.Section(".symtab") != nil {
+		t.Errorf("the binary has a symbol table; the Dockerfile strips it with -ldflags=-s")
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(wd+"/")) {
+		t.Errorf("the binary contains the build directory %s; the Dockerfile builds with -trimpath", wd)
+	}
+}
+
+// fakeImage is the image's file system plus the runner's mounts, in a
+// temporary directory. When chroot is set, the binary runs with that
+// directory as its root, as in the container.
+type fakeImage struct {
+	root       string
+	entrypoint string // absolute, inside root
+	chroot     bool
+	sysProc    *syscall.SysProcAttr
+	emptyDirs  []string // must stay empty, inside root
+	inputs     map[string]string
+	wantCode   int
+}
+
+// Runner mounts, as the runner lays them out (actions/runner
+// ContainerActionHandler).
+const (
+	ghWorkspace = "/github/workspace"
+	ghHome      = "/github/home"
+	ghFileCmds  = "/github/file_commands"
+	ghTemp      = "/github/runner_temp"
+)
+
+func newImage(t *testing.T, bin string, layout imageLayout) *fakeImage {
+	t.Helper()
+	img := &fakeImage{root: t.TempDir(), entrypoint: layout.entrypoint, wantCode: 1, emptyDirs: []string{ghHome, ghTemp}}
+	for _, d := range []string{ghWorkspace, ghHome, ghFileCmds, ghTemp, "/github/workflow"} {
+		if err := os.MkdirAll(img.path(d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The final stage's other COPY lines (/tmp) are directories made in the
+	// build stage; the binary is the entrypoint.
+	for dst := range layout.copies {
+		if dst != layout.entrypoint {
+			if err := os.MkdirAll(img.path(dst), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(img.path(dst), 0o1777); err != nil {
+				t.Fatal(err)
+			}
+			img.emptyDirs = append(img.emptyDirs, dst)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(img.path(img.entrypoint)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyExecutable(t, bin, img.path(img.entrypoint), 0o755)
+	img.put(t, "secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
+	img.chroot, img.sysProc = tryChroot(t, img.root, img.entrypoint)
+	return img
+}
+
+// path returns where p, a path inside the image, is on the host.
+func (img *fakeImage) path(p string) string { return filepath.Join(img.root, p) }
+
+// in returns p as the binary sees it: as is in the chroot, else under root.
+func (img *fakeImage) in(p string) string {
+	if img.chroot {
+		return p
+	}
+	return img.path(p)
+}
+
+func (img *fakeImage) put(t *testing.T, rel string, data []byte) {
+	t.Helper()
+	p := filepath.Join(img.path(ghWorkspace), rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyExecutable(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tryChroot returns the process attributes that run a child with root as
+// its root directory: chroot as root, or in a new user namespace where
+// unprivileged ones are allowed. It reports false where neither works (the
+// child then runs on the host's file system, still with an empty
+// environment).
+func tryChroot(t *testing.T, root, entrypoint string) (bool, *syscall.SysProcAttr) {
+	t.Helper()
+	attr := &syscall.SysProcAttr{Chroot: root}
+	if os.Geteuid() != 0 {
+		attr.Cloneflags = syscall.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+	}
+	// The probe runs the entrypoint with an unknown command: it starts and
+	// exits 1 without touching anything.
+	probe := &exec.Cmd{Path: entrypoint, Args: []string{entrypoint, "no-such-command"}, Dir: "/", Env: []string{}, SysProcAttr: attr}
+	err := probe.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		return true, attr
+	}
+	t.Logf("running without chroot (%v): the binary sees the host's file system, with an empty environment", err)
+	return false, nil
+}
+
+type imageResult struct {
+	stdout, stderr, summary string
+}
+
+// run starts the entrypoint the way the runner starts the container: the
+// runner's variables and INPUT_* only, from the workspace. It checks the
+// exit code, that a failure is exactly one ::error:: line, and that nothing
+// was written outside the file commands.
+func (img *fakeImage) run(t *testing.T) imageResult {
+	t.Helper()
+	summary := ghFileCmds + "/step_summary_1"
+	files := map[string]string{
+		"GITHUB_STEP_SUMMARY": summary,
+		"GITHUB_OUTPUT":       ghFileCmds + "/set_output_1",
+		"GITHUB_ENV":          ghFileCmds + "/set_env_1",
+		"GITHUB_PATH":         ghFileCmds + "/add_path_1",
+		"GITHUB_STATE":        ghFileCmds + "/save_state_1",
+	}
+	env := []string{
+		"GITHUB_ACTIONS=true",
+		"CI=true",
+		"RUNNER_OS=Linux",
+		"HOME=" + img.in(ghHome),
+		"GITHUB_WORKSPACE=" + img.in(ghWorkspace),
+		"RUNNER_TEMP=" + img.in(ghTemp),
+	}
+	for k, f := range files {
+		if err := os.WriteFile(img.path(f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, k+"="+img.in(f))
+	}
+	for k, v := range img.inputs {
+		env = append(env, "INPUT_"+strings.ToUpper(k)+"="+v)
+	}
+	cmd := &exec.Cmd{
+		Path:        img.in(img.entrypoint),
+		Args:        []string{img.entrypoint},
+		Dir:         img.in(ghWorkspace),
+		Env:         env,
+		SysProcAttr: img.sysProc,
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("starting the entrypoint: %v", err)
+	}
+	res := imageResult{stdout: stdout.String(), stderr: stderr.String(), summary: string(must(os.ReadFile(img.path(summary))))}
+	if code != img.wantCode {
+		t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, img.wantCode, res.stdout, res.stderr)
+	}
+	if errs := errorLines(res.stdout); img.wantCode != 0 && len(errs) != 1 {
+		t.Errorf("printed %d ::error:: lines, want 1:\n%s", len(errs), res.stdout)
+	}
+	if res.summary == "" {
+		t.Errorf("wrote no step summary to %s", summary)
+	}
+	// Plaintext never touches the disk: HOME, /tmp and the runner's temp
+	// stay empty.
+	for _, d := range img.emptyDirs {
+		if entries, _ := os.ReadDir(img.path(d)); len(entries) > 0 {
+			t.Errorf("the action left %d file(s) in %s", len(entries), d)
+		}
+	}
+	return res
+}
+
+// validInputs returns inputs for a deploy of the staging fixture to addr
+// that passes validation; the host key is pinned to a key no server has.
+func validInputs(t *testing.T, addr string) map[string]string {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "build test client key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(hostPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{
+		"env":              "staging",
+		"age_key":          string(readTestdata(t, "keys/a.agekey")),
+		"host":             addr,
+		"user":             "deploy",
+		"ssh_key":          string(pem.EncodeToMemory(block)),
+		"host_fingerprint": ssh.FingerprintSHA256(sshPub),
+		"retries":          "0",
+	}
+}
