@@ -18,6 +18,7 @@ import (
 	sopsage "github.com/getsops/sops/v3/age"
 	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/logging"
+	"github.com/getsops/sops/v3/stores"
 	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
 	"go.yaml.in/yaml/v3"
 )
@@ -86,11 +87,11 @@ func quietSops() {
 // wrong or when values that should be encrypted are in plaintext.
 func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 	quietSops()
-	if err := checkShape(encrypted); err != nil {
+	doc, err := checkShape(encrypted)
+	if err != nil {
 		return nil, err
 	}
-	store := sopsyaml.NewStore(&config.YAMLStoreConfig{})
-	tree, err := store.LoadEncryptedFile(encrypted)
+	tree, err := loadTree(doc)
 	if err != nil {
 		if errors.Is(err, sops.MetadataNotFound) {
 			return nil, errNotEncrypted()
@@ -98,10 +99,6 @@ func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 		// The text of err is not passed on: it may quote parts of the file.
 		return nil, &FileError{Problem: "has a sops metadata block that sops cannot read",
 			Hint: "re-encrypt the file with sops encrypt, or restore the sops: block from git"}
-	}
-	if len(tree.Branches) != 1 {
-		return nil, &FileError{Problem: fmt.Sprintf("holds %d YAML documents; one is expected", len(tree.Branches)),
-			Hint: "keep one document (no --- separators) in the secrets file"}
 	}
 	ageKeys, err := ageMasterKeys(tree.Metadata)
 	if err != nil {
@@ -136,7 +133,7 @@ func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 	if err := verifyMAC(tree.Metadata, dataKey, mac); err != nil {
 		return nil, err
 	}
-	plain, err := store.EmitPlainFile(tree.Branches)
+	plain, err := sopsyaml.NewStore(&config.YAMLStoreConfig{}).EmitPlainFile(tree.Branches)
 	if err != nil {
 		return nil, &FileError{Problem: "could not be rendered as YAML after decryption"}
 	}
@@ -162,18 +159,32 @@ func errNotEncrypted() error {
 
 var lineRE = regexp.MustCompile(`line (\d+)`)
 
+// loadTree builds the sops tree (values and metadata) from the document.
+func loadTree(doc *yaml.Node) (sops.Tree, error) {
+	branch, err := loadBranch(doc)
+	if err != nil {
+		return sops.Tree{}, err
+	}
+	branches, md, err := stores.ExtractMetadata(sops.TreeBranches{branch}, stores.MetadataOpts{Flatten: stores.MetadataFlattenNone})
+	if err != nil {
+		return sops.Tree{}, err
+	}
+	return sops.Tree{Branches: branches, Metadata: md}, nil
+}
+
 // checkShape parses the file as YAML nodes and enforces the bounds and the
-// structure before sops sees it. Its errors quote nothing from the file.
-func checkShape(data []byte) error {
+// structure before sops sees it, and returns the document. Its errors quote
+// nothing from the file.
+func checkShape(data []byte) (*yaml.Node, error) {
 	if len(data) > MaxFileSize {
-		return &FileError{Problem: fmt.Sprintf("is %d bytes, larger than the %d-byte limit", len(data), MaxFileSize),
+		return nil, &FileError{Problem: fmt.Sprintf("is %d bytes, larger than the %d-byte limit", len(data), MaxFileSize),
 			Hint: "a secrets file this large is not a Compose secrets file; check the file input"}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return &FileError{Problem: "is empty", Hint: "commit the sops-encrypted file, or fix the file input"}
+		return nil, &FileError{Problem: "is empty", Hint: "commit the sops-encrypted file, or fix the file input"}
 	}
 	if !utf8.Valid(data) {
-		return &FileError{Problem: "is not UTF-8 text (is it a binary file?)", Hint: "the file must be a sops-encrypted YAML file"}
+		return nil, &FileError{Problem: "is not UTF-8 text (is it a binary file?)", Hint: "the file must be a sops-encrypted YAML file"}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
@@ -188,17 +199,17 @@ func checkShape(data []byte) error {
 			if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
 				fe.Line, _ = strconv.Atoi(m[1])
 			}
-			return fe
+			return nil, fe
 		}
 		docs = append(docs, &n)
 	}
 	if len(docs) != 1 {
-		return &FileError{Problem: fmt.Sprintf("holds %d YAML documents; one is expected", len(docs)),
+		return nil, &FileError{Problem: fmt.Sprintf("holds %d YAML documents; one is expected", len(docs)),
 			Hint: "keep one document (no --- separators) in the secrets file"}
 	}
 	doc := docs[0]
 	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].ShortTag() == "!!null") {
-		return &FileError{Problem: "is empty", Hint: "commit the sops-encrypted file, or fix the file input"}
+		return nil, &FileError{Problem: "is empty", Hint: "commit the sops-encrypted file, or fix the file input"}
 	}
 	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
@@ -206,7 +217,7 @@ func checkShape(data []byte) error {
 		if top.Kind == yaml.SequenceNode {
 			kind = "a list"
 		}
-		return &FileError{Line: top.Line, Problem: fmt.Sprintf("has %s at the top level, not a mapping of secret names to values", kind),
+		return nil, &FileError{Line: top.Line, Problem: fmt.Sprintf("has %s at the top level, not a mapping of secret names to values", kind),
 			Hint: "the installed file is read by key name (database_url: …); put the values under key names"}
 	}
 	nodes := 0
@@ -231,14 +242,14 @@ func checkShape(data []byte) error {
 		return nil
 	}
 	if err := walk(top, 1); err != nil {
-		return err
+		return nil, err
 	}
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		if top.Content[i].Value == "sops" {
-			return nil
+			return doc, nil
 		}
 	}
-	return errNotEncrypted()
+	return nil, errNotEncrypted()
 }
 
 // ageMasterKeys returns the file's age master keys, refusing what this

@@ -26,22 +26,40 @@ func FuzzParseIdentities(f *testing.F) {
 			}
 			return
 		}
-		assertNoEcho(t, err.Error(), input)
+		msg := err.Error()
 		if ke, ok := err.(*KeyInputError); ok {
-			assertNoEcho(t, ke.Hint, input)
+			msg += "\n" + ke.Hint
 		}
+		assertNoEcho(t, msg, input, func(in string) string {
+			_, err := ParseIdentities(in)
+			if err == nil {
+				return ""
+			}
+			m := err.Error()
+			if ke, ok := err.(*KeyInputError); ok {
+				m += "\n" + ke.Hint
+			}
+			return m
+		})
 	})
 }
 
 // assertNoEcho fails when msg holds a line of input long enough to be key
-// material.
-func assertNoEcho(t *testing.T, msg, input string) {
+// material. A line that the message template itself contains (such as
+// "AGE-SECRET-KEY-1" in a hint) is not an echo: msgFor re-runs the parser
+// with that line blanked out, and if the message still holds it, it came
+// from the template.
+func assertNoEcho(t *testing.T, msg, input string, msgFor func(string) string) {
 	t.Helper()
 	for _, line := range strings.FieldsFunc(input, func(r rune) bool { return r == '\n' || r == '\r' }) {
 		line = strings.TrimSpace(line)
-		if len(line) >= 12 && !strings.HasPrefix(line, "#") && strings.Contains(msg, line) {
-			t.Fatalf("error echoes an input line")
+		if len(line) < 12 || strings.HasPrefix(line, "#") || !strings.Contains(msg, line) {
+			continue
 		}
+		if strings.Contains(msgFor(strings.ReplaceAll(input, line, strings.Repeat("~", len(line)))), line) {
+			continue
+		}
+		t.Fatalf("error echoes an input line")
 	}
 }
 
