@@ -375,7 +375,7 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 		}
 		img.wantCode = 0
 		img.run(t)
-		if got, want := must(os.ReadFile(remote)), readTestdata(t, "secrets/staging/galaxy.plain.yaml"); !bytes.Equal(got, want) {
+		if got, want := must(os.ReadFile(remote)), readTestdata(t, "staging/galaxy.plain.yaml"); !bytes.Equal(got, want) {
 			t.Errorf("installed file differs from sops decrypt output")
 		}
 		if fi := must(os.Stat(remote)); fi.Mode().Perm() != 0o600 {
@@ -477,7 +477,7 @@ func newImage(t *testing.T, bin string, layout imageLayout) *fakeImage {
 		t.Fatal(err)
 	}
 	copyExecutable(t, bin, img.path(img.entrypoint), 0o755)
-	img.put(t, "secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
+	img.put(t, "secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
 	img.chroot, img.sysProc = tryChroot(t, img.root, img.entrypoint)
 	return img
 }

@@ -35,8 +35,8 @@ func TestIdempotentBackupAndRollback(t *testing.T) {
 	s := sshtest.Start(t)
 	r := newRunner(t)
 	remote := r.forHost(s)
-	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
-	newContent := readTestdata(t, "secrets/staging/galaxy.plain.yaml")
+	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
+	newContent := readTestdata(t, "staging/galaxy.plain.yaml")
 	if err := os.MkdirAll(filepath.Dir(remote), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestIdempotentBackupAndRollback(t *testing.T) {
 	nb := newRunner(t)
 	remote2 := nb.forHost(s)
 	nb.inputs["backup"] = "false"
-	nb.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
+	nb.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
 	if err := os.MkdirAll(filepath.Dir(remote2), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestIdempotentBackupAndRollback(t *testing.T) {
 func TestModeOwnerAndHostRefusals(t *testing.T) {
 	t.Parallel()
 	s := sshtest.Start(t)
-	enc := readTestdata(t, "secrets/staging/galaxy.enc.yaml")
+	enc := readTestdata(t, "staging/galaxy.enc.yaml")
 	root := os.Geteuid() == 0
 	cases := []struct {
 		name   string
@@ -232,7 +232,7 @@ func TestManyHosts(t *testing.T) {
 	r.inputs["known_hosts"] = strings.Join(known, "\n") + "\n[127.0.0.1]:" + dead[strings.LastIndex(dead, ":")+1:] + " ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHdXLaMJmAkkKsuBaq2FkbhEiWJ55gsuiAWQr52e24Xd"
 	r.inputs["retries"] = "0"
 	r.inputs["ssh_key"] = string(sharedClientKey(t, servers))
-	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
+	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
 	res := r.run()
 	if res.code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", res.code, res.stdout)
@@ -241,7 +241,7 @@ func TestManyHosts(t *testing.T) {
 	if len(errs) != 1 || !strings.Contains(errs[0], dead) {
 		t.Errorf("want one error line for %s, got:\n%s", dead, res.stdout)
 	}
-	want := readTestdata(t, "secrets/staging/galaxy.plain.yaml")
+	want := readTestdata(t, "staging/galaxy.plain.yaml")
 	for i, root := range roots {
 		p := filepath.Join(root, "etc", "galaxy", "secrets", "galaxy.yaml")
 		if got, err := os.ReadFile(p); err != nil || string(got) != string(want) {
@@ -290,7 +290,7 @@ func TestJumpHost(t *testing.T) {
 	r.inputs["host"] = target.Addr
 	r.inputs["jump_host"] = bastion.User + "@" + bastion.Addr
 	r.inputs["known_hosts"] = bastion.KnownHosts + "\n" + target.KnownHosts
-	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
+	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
 	res := r.run()
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.stdout)
@@ -362,7 +362,7 @@ func TestRetryAfterLostConnection(t *testing.T) {
 	remote := r.forHost(s)
 	r.inputs["host"] = proxy
 	r.inputs["known_hosts"] = strings.Replace(s.KnownHosts, s.Addr[strings.LastIndex(s.Addr, ":"):], proxy[strings.LastIndex(proxy, ":"):], 1)
-	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
+	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
 	res := r.run()
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.stdout)
@@ -416,7 +416,7 @@ func TestSudo(t *testing.T) {
 			r.inputs["remote_path"] = remote
 			r.inputs["user"] = name
 			r.inputs["sudo"] = "true"
-			r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
+			r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
 			res := r.run()
 			if name == "sopsdeploy-sudo" {
 				if res.code != 0 {

@@ -119,7 +119,7 @@ func closedPort(t *testing.T) string {
 // one clear line, before any connection, leaving the remote file as it was.
 func TestRefusedBeforeContact(t *testing.T) {
 	t.Parallel()
-	good := readTestdata(t, "secrets/staging/galaxy.enc.yaml")
+	good := readTestdata(t, "staging/galaxy.enc.yaml")
 	cases := []struct {
 		name   string
 		mutate func(r *runner)
@@ -296,7 +296,7 @@ func TestHostSideFailures(t *testing.T) {
 			if err := os.WriteFile(remote, []byte("old: version\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
+			r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
 			tc.mutate(r)
 			res := r.run()
 			if tc.ok {
@@ -337,7 +337,7 @@ func TestEnvironmentCannotChooseKeys(t *testing.T) {
 			r := newRunner(t)
 			r.forHost(s)
 			r.inputs["age_key"] = string(readTestdata(t, "keys/"+name+".agekey"))
-			r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
+			r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
 			goodKey := readTestdata(t, "keys/a.agekey")
 			keysTxt := filepath.Join(r.home, ".config", "sops", "age", "keys.txt")
 			if err := os.MkdirAll(filepath.Dir(keysTxt), 0o700); err != nil {

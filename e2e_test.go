@@ -181,7 +181,7 @@ func TestDeployToRealSSHD(t *testing.T) {
 	s := sshtest.Start(t)
 	r := newRunner(t)
 	remote := r.forHost(s)
-	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "secrets/staging/galaxy.enc.yaml"))
+	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
 
 	res := r.run()
 	if res.code != 0 {
@@ -190,7 +190,7 @@ func TestDeployToRealSSHD(t *testing.T) {
 	got := must(os.ReadFile(remote))
 	// The golden file is what `sops decrypt` printed for this fixture
 	// (testdata/gen.sh); TestInstalledFileMatchesSopsCLI re-runs sops.
-	if want := readTestdata(t, "secrets/staging/galaxy.plain.yaml"); !bytes.Equal(got, want) {
+	if want := readTestdata(t, "staging/galaxy.plain.yaml"); !bytes.Equal(got, want) {
 		t.Errorf("installed file differs from sops decrypt output")
 	}
 	fi := must(os.Stat(remote))
@@ -223,7 +223,7 @@ func TestDeployToRealSSHD(t *testing.T) {
 	if res := r.run(); res.code != 0 {
 		t.Fatalf("second deploy: exit %d\n%s", res.code, res.stdout)
 	}
-	if got := must(os.ReadFile(remote)); !bytes.Equal(got, readTestdata(t, "secrets/staging/galaxy.plain.yaml")) {
+	if got := must(os.ReadFile(remote)); !bytes.Equal(got, readTestdata(t, "staging/galaxy.plain.yaml")) {
 		t.Errorf("second deploy did not replace the file")
 	}
 	assertNoTempFiles(t, filepath.Dir(remote))
@@ -242,7 +242,7 @@ func TestInstalledFileMatchesSopsCLI(t *testing.T) {
 		}
 	}
 	s := sshtest.Start(t)
-	for _, fixture := range []string{"secrets/staging/galaxy", "canary/canary", "nested/galaxy", "unencsuffix/galaxy"} {
+	for _, fixture := range []string{"staging/galaxy", "canary/canary", "nested/galaxy", "unencsuffix/galaxy"} {
 		r := newRunner(t)
 		remote := r.forHost(s)
 		enc := readTestdata(t, fixture+".enc.yaml")

@@ -23,7 +23,7 @@ import (
 
 // fixtures are the demo's test-only inputs.
 //
-//go:embed testdata/secrets/staging/galaxy.enc.yaml testdata/keys/a.agekey
+//go:embed testdata/staging/galaxy.enc.yaml testdata/keys/a.agekey
 var fixtures embed.FS
 
 func main() {

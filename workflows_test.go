@@ -382,7 +382,7 @@ func TestWorkflowsPermissionsAndConcurrency(t *testing.T) {
 func TestExampleRequiredKeys(t *testing.T) {
 	t.Parallel()
 	var doc yaml.Node
-	if err := yaml.Unmarshal(readTestdata(t, "secrets/staging/galaxy.plain.yaml"), &doc); err != nil {
+	if err := yaml.Unmarshal(readTestdata(t, "staging/galaxy.plain.yaml"), &doc); err != nil {
 		t.Fatal(err)
 	}
 	var want []string

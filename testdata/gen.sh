@@ -100,7 +100,7 @@ b2_application_key: demo-not-a-secret-b2-$(hex 16)
 pgbackrest_cipher_pass: demo-not-a-secret-$(hex 24)
 smoke_principal_jwt: demo-not-a-jwt.$(hex 12).$(hex 24)
 EOF
-encrypt "$P" "$TD/secrets/staging/galaxy.enc.yaml" a
+encrypt "$P" "$TD/staging/galaxy.enc.yaml" a
 
 # ---------------------------------------------------------------- 2. canary
 m() { printf 'CNRY%s' "$(hex 8)"; }  # unique marker token: CNRY + 16 lowercase hex

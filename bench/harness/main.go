@@ -208,7 +208,7 @@ func (h *harness) setup() error {
 		return err
 	}
 	h.user, h.userHome = u.Username, u.HomeDir
-	h.small = fixture{enc: "testdata/secrets/staging/galaxy.enc.yaml"}
+	h.small = fixture{enc: "testdata/staging/galaxy.enc.yaml"}
 	h.large = fixture{enc: "testdata/large/galaxy.enc.yaml"}
 	for _, f := range []*fixture{&h.small, &h.large} {
 		if f.plain, err = os.ReadFile(strings.TrimSuffix(f.enc, ".enc.yaml") + ".plain.yaml"); err != nil {

@@ -24,7 +24,7 @@ import (
 
 // Files are the demo's inputs, relative to the fixtures FS.
 const (
-	EncryptedFile = "testdata/secrets/staging/galaxy.enc.yaml"
+	EncryptedFile = "testdata/staging/galaxy.enc.yaml"
 	AgeKeyFile    = "testdata/keys/a.agekey"
 )
 

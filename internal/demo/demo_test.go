@@ -23,7 +23,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, got)
 		}
 	}
-	plain, err := os.ReadFile("../../testdata/secrets/staging/galaxy.plain.yaml")
+	plain, err := os.ReadFile("../../testdata/staging/galaxy.plain.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func (e *Error) Error() string { return fmt.Sprintf("input %s: %s", e.Input, e.P
 var (
 	envRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	userRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$`)
-	hostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$`)
+	hostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`) // and at most 253 bytes
 	fpRE   = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}$`)
 	md5RE  = regexp.MustCompile(`^(MD5:)?([0-9a-fA-F]{2}:){15}[0-9a-fA-F]{2}$`)
 )
@@ -357,7 +357,7 @@ func parseHost(s string, defPort int) (string, int, error) {
 	if strings.Contains(host, "@") {
 		return "", 0, &Error{"host", fmt.Sprintf("%q contains a user name", s), "put the login user in the user input and only the host in host"}
 	}
-	if !hostRE.MatchString(host) {
+	if len(host) > 253 || !hostRE.MatchString(host) {
 		return "", 0, bad(fmt.Sprintf("%q is not a host name or address", s))
 	}
 	return host, port, nil

@@ -15,7 +15,7 @@ func benchDecrypt(b *testing.B, file string) {
 }
 
 // BenchmarkDecrypt9Keys is the runbook's file.
-func BenchmarkDecrypt9Keys(b *testing.B) { benchDecrypt(b, "secrets/staging/galaxy.enc.yaml") }
+func BenchmarkDecrypt9Keys(b *testing.B) { benchDecrypt(b, "staging/galaxy.enc.yaml") }
 
 // BenchmarkDecrypt10kKeys is 10,000 keys with multi-line values among them.
 func BenchmarkDecrypt10kKeys(b *testing.B) { benchDecrypt(b, "large/galaxy.enc.yaml") }

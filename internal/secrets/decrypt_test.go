@@ -38,7 +38,7 @@ func TestDecryptMatchesSopsCLI(t *testing.T) {
 		dir, file string
 		keys      []string
 	}{
-		{"secrets/staging", "galaxy", []string{"a"}},
+		{"staging", "galaxy", []string{"a"}},
 		{"canary", "canary", []string{"a"}},
 		{"multi", "galaxy", []string{"a"}},
 		{"multi", "galaxy", []string{"b"}},
@@ -94,7 +94,7 @@ func TestDecryptLeaves(t *testing.T) {
 
 func TestDecryptRefusals(t *testing.T) {
 	t.Parallel()
-	good := string(td(t, "secrets/staging/galaxy.enc.yaml"))
+	good := string(td(t, "staging/galaxy.enc.yaml"))
 	encRE := regexp.MustCompile(`(database_url: ENC\[AES256_GCM,data:)([A-Za-z0-9+/])`)
 	flip := func(s string) string {
 		return encRE.ReplaceAllStringFunc(s, func(m string) string {

@@ -69,7 +69,7 @@ func assertNoEcho(t *testing.T, msg, input string, msgFor func(string) string) {
 // rules say so.
 func FuzzDecrypt(f *testing.F) {
 	for _, p := range []string{
-		"canary/canary.enc.yaml", "secrets/staging/galaxy.enc.yaml", "nested/galaxy.enc.yaml",
+		"canary/canary.enc.yaml", "staging/galaxy.enc.yaml", "nested/galaxy.enc.yaml",
 		"seedbug/galaxy.enc.yaml", "unencsuffix/galaxy.enc.yaml", "multi/galaxy.enc.yaml",
 		"notsops/plain.yaml", "notsops/garbage.yaml",
 	} {
