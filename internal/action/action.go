@@ -4,7 +4,6 @@
 package action
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,9 +25,6 @@ import (
 	"github.com/productgalaxy/sops-deploy-action/internal/report"
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 )
-
-// FileMode is the mode of the installed file.
-const FileMode fs.FileMode = 0o600
 
 // Options are the seams the runner's process environment provides.
 type Options struct {
@@ -254,7 +250,7 @@ func (r *run) readFile(name string) ([]byte, error) {
 	if len(b) > secrets.MaxFileSize {
 		return nil, &FileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize), Hint: "a secrets file this large is not a Compose secrets file; check the file input"}}
 	}
-	return bytes.Clone(b), nil
+	return b, nil
 }
 
 var plainRE = regexp.MustCompile(`^[A-Za-z0-9_.@:/+=\[\]-]+$`)
