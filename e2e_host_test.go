@@ -159,10 +159,28 @@ func TestModeOwnerAndHostRefusals(t *testing.T) {
 		}, "symbolic link", nil, false},
 		{"parent writable by others", func(t *testing.T, r *runner, remote string) {
 			must(0, os.Chmod(filepath.Dir(remote), 0o777))
-		}, "writable by others", nil, false},
-		{"stale temp files removed", func(t *testing.T, r *runner, remote string) {
-			must(0, os.WriteFile(filepath.Join(filepath.Dir(remote), ".sops-deploy-galaxy.yaml-0123456789abcdef01234567.tmp"), []byte("partial"), 0o600))
-		}, "", func(t *testing.T, remote string) { assertNoTempFiles(t, filepath.Dir(remote)) }, false},
+		}, "writable by its group or others", nil, false},
+		{"parent writable by its group", func(t *testing.T, r *runner, remote string) {
+			must(0, os.Chmod(filepath.Dir(remote), 0o770))
+		}, "writable by its group or others", nil, false},
+		{"stale temp files removed, others kept", func(t *testing.T, r *runner, remote string) {
+			for _, d := range []string{".sops-deploy-galaxy.yaml-0123456789abcdef01234567.d", ".sops-deploy-galaxy.yaml.previous-0123456789abcdef01234567.d"} {
+				stale := filepath.Join(filepath.Dir(remote), d)
+				must(0, os.Mkdir(stale, 0o700))
+				must(0, os.WriteFile(filepath.Join(stale, "galaxy.yaml"), []byte("partial"), 0o600))
+			}
+			// Not ours: a name that only starts like ours.
+			must(0, os.WriteFile(filepath.Join(filepath.Dir(remote), ".sops-deploy-galaxy.yaml2-keep"), []byte("x"), 0o600))
+		}, "", func(t *testing.T, remote string) {
+			entries, _ := os.ReadDir(filepath.Dir(remote))
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if got, want := strings.Join(names, " "), ".sops-deploy-galaxy.yaml2-keep galaxy.yaml"; got != want {
+				t.Errorf("directory holds %q, want %q", got, want)
+			}
+		}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,7 +28,7 @@ func Describe(err error) (msg, hint string) {
 	var te *TimeoutError
 	if errors.As(err, &te) {
 		_, hint = Describe(te.Last)
-		return te.Error() + "; the previous file, if any, is unchanged", "check that the host is reachable and responsive, or raise the timeout input; " + hint
+		return te.Error() + "; remote_path holds the previous or the new version, complete, never a partial one", "check that the host is reachable and responsive, or raise the timeout input; " + hint
 	}
 	file := ""
 	var fp *FileProblem
@@ -100,7 +100,7 @@ func Describe(err error) (msg, hint string) {
 	case errors.As(err, &se):
 		return se.Error(), fmt.Sprintf("let the login user run sftp-server as root without a password: add `%s ALL=(root) NOPASSWD: /usr/lib/openssh/sftp-server` (RHEL: /usr/libexec/openssh/sftp-server) with visudo -f /etc/sudoers.d/sops-deploy", se.User)
 	case errors.As(err, &ote):
-		return ote.Error() + "; the previous file, if any, is unchanged", "check the host's disk and load; the deploy is retried on such failures up to the retries input"
+		return ote.Error() + "; remote_path holds the previous or the new version, complete, never a partial one", "check the host's disk and load; the deploy is retried on such failures up to the retries input"
 	case errors.As(err, &ce) && errors.As(err, &oce):
 		return ce.Error(), "the server refused the channel: on a jump host allow forwarding for the user (AllowTcpForwarding local); on the target allow SFTP (Subsystem sftp)"
 	case errors.As(err, &ce):
@@ -109,13 +109,13 @@ func Describe(err error) (msg, hint string) {
 		}
 		return ce.Error(), "check host and port, and that sshd runs on the host and allows SFTP (Subsystem sftp)"
 	case errors.As(err, &ine):
-		msg := ine.Error() + "; the previous file, if any, is unchanged"
+		msg := ine.Error() + "; remote_path holds the previous or the new version, complete, never a partial one"
 		if errors.Is(err, fs.ErrPermission) {
 			return msg, "the login user cannot write there (or set that owner): set sudo: true with a sudoers rule for sftp-server, or use a directory the user owns"
 		}
 		return msg, "check free space and permissions on the host"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return "the deploy was cancelled or timed out; the previous file, if any, is unchanged", "run the deploy again"
+		return "the deploy was cancelled or timed out; remote_path holds the previous or the new version, complete, never a partial one", "run the deploy again"
 	}
 	return strings.TrimSpace(err.Error()), ""
 }

@@ -163,8 +163,9 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts O
 }
 
 // sftpServerScript finds sftp-server on Debian/Ubuntu, RHEL and Arch paths
-// and runs it through sudo without a password prompt.
-const sftpServerScript = `for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do if [ -x "$p" ]; then exec sudo -n "$p"; fi; done; echo "sops-deploy: no sftp-server binary found" >&2; exit 127`
+// and runs it through sudo without a password prompt, with umask 077 so
+// nothing it creates is ever readable by others.
+const sftpServerScript = `for p in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do if [ -x "$p" ]; then exec sudo -n "$p" -u 077; fi; done; echo "sops-deploy: no sftp-server binary found" >&2; exit 127`
 
 // maxStderr bounds what is kept of the remote stderr.
 const maxStderr = 4096

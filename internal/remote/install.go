@@ -10,7 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"strings"
+	"regexp"
 
 	"github.com/pkg/sftp"
 )
@@ -196,7 +196,12 @@ func ownerMatches(fi fs.FileInfo, uid, gid int) bool {
 }
 
 // writeAtomic is the temp-write-rename sequence shared by install, backup
-// and rollback.
+// and rollback. SFTP's open carries no mode, so a new file starts with the
+// server's default (often 0644) until the chmod one round trip later, and
+// whoever opens it in that gap could read all that is written after. The
+// temporary file is therefore created inside a fresh directory of its own
+// that is made 0700 before the file exists; nobody else can reach it, and
+// posix-rename moves it into place.
 func (c *Conn) writeAtomic(target string, content []byte, mode fs.FileMode, uid, gid int) error {
 	fail := func(step, p string, err error) error { return &InstallError{Step: step, Path: p, Err: err} }
 	dir := path.Dir(target)
@@ -204,7 +209,22 @@ func (c *Conn) writeAtomic(target string, content []byte, mode fs.FileMode, uid,
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return fmt.Errorf("failed to make a temporary name: %w", err)
 	}
-	tmp := path.Join(dir, TempPrefix+path.Base(target)+"-"+hex.EncodeToString(rnd[:])+".tmp")
+	tmpDir := path.Join(dir, TempPrefix+path.Base(target)+"-"+hex.EncodeToString(rnd[:])+tempDirSuffix)
+	if err := c.op(func() error { return c.sftp.Mkdir(tmpDir) }); err != nil {
+		return fail("create the temporary directory", tmpDir, err)
+	}
+	defer func() { _ = c.op(func() error { return c.sftp.RemoveDirectory(tmpDir) }) }()
+	if err := c.op(func() error { return c.sftp.Chmod(tmpDir, 0o700) }); err != nil {
+		return fail("set the mode of", tmpDir, err)
+	}
+	var di fs.FileInfo
+	if err := c.op(func() (err error) { di, err = c.sftp.Lstat(tmpDir); return err }); err != nil {
+		return fail("inspect", tmpDir, err)
+	}
+	if !di.IsDir() || di.Mode().Perm() != 0o700 {
+		return fail("set the mode of", tmpDir, fmt.Errorf("it is %v after chmod 0700", di.Mode()))
+	}
+	tmp := path.Join(tmpDir, path.Base(target))
 	var f *sftp.File
 	if err := c.op(func() (err error) {
 		f, err = c.sftp.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
@@ -276,6 +296,11 @@ func (c *Conn) writeAtomic(target string, content []byte, mode fs.FileMode, uid,
 	return nil
 }
 
+// tempDirSuffix ends the name of each temporary directory; with
+// TempPrefix, the target's name and 24 hex digits it makes the exact
+// pattern removeStaleTemps deletes.
+const tempDirSuffix = ".d"
+
 // verify checks the installed file after the rename.
 func (c *Conn) verify(p string, size int64, mode fs.FileMode, uid, gid int, res *Installed) (*Installed, error) {
 	var fi fs.FileInfo
@@ -290,30 +315,41 @@ func (c *Conn) verify(p string, size int64, mode fs.FileMode, uid, gid int, res 
 	return res, nil
 }
 
-// removeStaleTemps deletes temporary files an interrupted run left next to
-// target and returns how many it removed. Deploys to one path are
-// serialized by the workflow's concurrency group, so any such file is
-// stale. Failures are ignored: the install does not depend on them.
+// removeStaleTemps deletes the temporary directories an interrupted run
+// left next to target (for target itself and for its backup), and their
+// content, and returns how many it removed.
+// Only names of the exact form this package makes are touched. Deploys to
+// one path are serialized by the workflow's concurrency group, so any such
+// directory is stale. Failures are ignored: the install does not depend on
+// them.
 func (c *Conn) removeStaleTemps(target string) int {
-	dir, prefix := path.Dir(target), TempPrefix+path.Base(target)
+	dir := path.Dir(target)
+	re := regexp.MustCompile(`^` + regexp.QuoteMeta(TempPrefix+path.Base(target)) + `(` + regexp.QuoteMeta(BackupSuffix) + `)?-[0-9a-f]{24}` + regexp.QuoteMeta(tempDirSuffix) + `$`)
 	var entries []fs.FileInfo
 	if err := c.op(func() (err error) { entries, err = c.sftp.ReadDir(dir); return err }); err != nil {
 		return 0
 	}
 	n := 0
 	for _, e := range entries {
-		if name := e.Name(); strings.HasPrefix(name, prefix) && strings.HasSuffix(name, ".tmp") && e.Mode().IsRegular() {
-			if c.op(func() error { return c.sftp.Remove(path.Join(dir, name)) }) == nil {
-				n++
-			}
+		if !re.MatchString(e.Name()) || !e.IsDir() {
+			continue
+		}
+		stale := path.Join(dir, e.Name())
+		var inner []fs.FileInfo
+		_ = c.op(func() (err error) { inner, err = c.sftp.ReadDir(stale); return err })
+		for _, f := range inner {
+			_ = c.op(func() error { return c.sftp.Remove(path.Join(stale, f.Name())) })
+		}
+		if c.op(func() error { return c.sftp.RemoveDirectory(stale) }) == nil {
+			n++
 		}
 	}
 	return n
 }
 
 // ensureDir creates dir and its missing parents with mode 0700. With
-// strict, it refuses an existing dir that others can write to: they could
-// swap the file.
+// strict, it refuses an existing dir that its group or others can write
+// to: they could swap the file, or a symlink, under our feet.
 func (c *Conn) ensureDir(dir string, strict bool) error {
 	var fi fs.FileInfo
 	err := c.op(func() (err error) { fi, err = c.sftp.Stat(dir); return err })
@@ -321,8 +357,8 @@ func (c *Conn) ensureDir(dir string, strict bool) error {
 		if !fi.IsDir() {
 			return &InstallError{Step: "use the parent directory", Path: dir, Err: errors.New("it is not a directory")}
 		}
-		if strict && fi.Mode().Perm()&0o002 != 0 {
-			return &InstallError{Step: "use the parent directory", Path: dir, Err: fmt.Errorf("it is writable by others (mode %04o)", fi.Mode().Perm())}
+		if strict && fi.Mode().Perm()&0o022 != 0 {
+			return &InstallError{Step: "use the parent directory", Path: dir, Err: fmt.Errorf("it is writable by its group or others (mode %04o)", fi.Mode().Perm())}
 		}
 		return nil
 	}
