@@ -25,6 +25,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -538,8 +539,15 @@ func tryChroot(t *testing.T, root, entrypoint string) (bool, *syscall.SysProcAtt
 	}
 	// The probe runs the entrypoint with an unknown command: it starts and
 	// exits 1 without touching anything.
-	probe := &exec.Cmd{Path: entrypoint, Args: []string{entrypoint, "no-such-command"}, Dir: "/", Env: []string{}, SysProcAttr: attr}
-	err := probe.Run()
+	var err error
+	for attempt := 0; ; attempt++ { // see the ETXTBSY note in run
+		probe := &exec.Cmd{Path: entrypoint, Args: []string{entrypoint, "no-such-command"}, Dir: "/", Env: []string{}, SysProcAttr: attr}
+		err = probe.Run()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 1 {
 		return true, attr
@@ -583,16 +591,29 @@ func (img *fakeImage) run(t *testing.T) imageResult {
 	for k, v := range img.inputs {
 		env = append(env, "INPUT_"+strings.ToUpper(k)+"="+v)
 	}
-	cmd := &exec.Cmd{
-		Path:        img.in(img.entrypoint),
-		Args:        []string{img.entrypoint},
-		Dir:         img.in(ghWorkspace),
-		Env:         env,
-		SysProcAttr: img.sysProc,
-	}
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	var err error
+	// A binary written moments ago can be briefly "busy": a child forked
+	// by a parallel test may still hold its write descriptor until it
+	// execs (golang/go#22315). Retry that error only.
+	for attempt := 0; ; attempt++ {
+		stdout.Reset()
+		stderr.Reset()
+		cmd := &exec.Cmd{
+			Path:        img.in(img.entrypoint),
+			Args:        []string{img.entrypoint},
+			Dir:         img.in(ghWorkspace),
+			Env:         env,
+			SysProcAttr: img.sysProc,
+			Stdout:      &stdout,
+			Stderr:      &stderr,
+		}
+		err = cmd.Run()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	code := 0
 	var ee *exec.ExitError
 	switch {

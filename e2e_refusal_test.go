@@ -25,20 +25,25 @@ func TestCanaryNoLeak(t *testing.T) {
 	forms := leakForms(t)
 	canary := readTestdata(t, "canary/canary.enc.yaml")
 	cases := []struct {
-		name   string
-		mutate func(r *runner)
-		ok     bool
+		name      string
+		mutate    func(r *runner)
+		ok        bool
+		decrypted bool // the values were decrypted, so they must all be masked
 	}{
-		{"success", func(*runner) {}, true},
-		{"wrong age key", func(r *runner) { r.inputs["age_key"] = string(readTestdata(t, "keys/c.agekey")) }, false},
-		{"tampered file", func(r *runner) { r.put("secrets/staging/galaxy.enc.yaml", flipFirstValue(canary)) }, false},
+		{"success", func(*runner) {}, true, true},
+		{"wrong age key", func(r *runner) { r.inputs["age_key"] = string(readTestdata(t, "keys/c.agekey")) }, false, false},
+		{"tampered file", func(r *runner) { r.put("secrets/staging/galaxy.enc.yaml", flipFirstValue(canary)) }, false, false},
 		{"host key mismatch", func(r *runner) {
 			r.inputs["known_hosts"] = strings.Replace(other.KnownHosts, other.Addr[strings.LastIndex(other.Addr, ":"):], s.Addr[strings.LastIndex(s.Addr, ":"):], 1)
-		}, false},
-		{"auth refused", func(r *runner) { r.inputs["ssh_key"] = string(other.ClientKeyPEM) }, false},
-		{"host unreachable", func(r *runner) { r.inputs["host"] = closedPort(t) }, false},
-		{"remote not writable", func(r *runner) { r.inputs["remote_path"] = "/proc/sops-deploy-test/galaxy.yaml" }, false},
-		{"missing input", func(r *runner) { delete(r.inputs, "user") }, false},
+		}, false, true},
+		{"auth refused", func(r *runner) { r.inputs["ssh_key"] = string(other.ClientKeyPEM) }, false, true},
+		{"host unreachable", func(r *runner) {
+			r.inputs["host"] = closedPort(t)
+			r.inputs["host_fingerprint"], r.inputs["known_hosts"] = s.Fingerprint, ""
+			r.inputs["retries"] = "0"
+		}, false, true},
+		{"remote not writable", func(r *runner) { r.inputs["remote_path"] = "/proc/sops-deploy-test/galaxy.yaml" }, false, true},
+		{"missing input", func(r *runner) { delete(r.inputs, "user") }, false, false},
 	}
 	for _, tc := range cases {
 		for _, debug := range []bool{false, true} {
@@ -70,7 +75,7 @@ func TestCanaryNoLeak(t *testing.T) {
 				if debug && tc.ok && !strings.Contains(res.stdout, "::debug::") {
 					t.Errorf("debug run printed no debug line")
 				}
-				assertNoLeak(t, r, res, forms)
+				assertNoLeak(t, r, res, forms, tc.decrypted)
 			})
 		}
 	}
@@ -151,8 +156,11 @@ func TestRefusedBeforeContact(t *testing.T) {
 			r.put("secrets/staging/galaxy.enc.yaml", []byte("a: &a [x, x, x, x]\nb: &b [*a, *a, *a, *a]\nc: [*b, *b, *b, *b]\n"))
 		}, []string{"anchors or aliases"}},
 		{"deep nesting", func(r *runner) {
-			r.put("secrets/staging/galaxy.enc.yaml", []byte(strings.Repeat("[", 5000)+strings.Repeat("]", 5000)))
-		}, []string{"file "}},
+			r.put("secrets/staging/galaxy.enc.yaml", []byte(strings.Repeat("{a: ", 40)+"1"+strings.Repeat("}", 40)+"\n"))
+		}, []string{"deeper than 32 levels"}},
+		{"known_hosts lacks the host", func(r *runner) {
+			r.inputs["known_hosts"] = "[127.0.0.9]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHdXLaMJmAkkKsuBaq2FkbhEiWJ55gsuiAWQr52e24Xd"
+		}, []string{"known_hosts has no entry for", "ssh-keyscan"}},
 		{"oversized file", func(r *runner) {
 			r.put("secrets/staging/galaxy.enc.yaml", bytes.Repeat([]byte("# padding\n"), 2<<20))
 		}, []string{"limit"}},

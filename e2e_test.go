@@ -322,7 +322,7 @@ func leakForms(t *testing.T) []string {
 
 // assertNoLeak searches every output and every file left in the runner's
 // directories for the canaries, ignoring ::add-mask:: lines.
-func assertNoLeak(t *testing.T, r *runner, res result, forms []string) {
+func assertNoLeak(t *testing.T, r *runner, res result, forms []string, decrypted bool) {
 	t.Helper()
 	var visible []string
 	for _, l := range strings.Split(res.all(), "\n") {
@@ -356,7 +356,7 @@ func assertNoLeak(t *testing.T, r *runner, res result, forms []string) {
 	if entries, _ := os.ReadDir(r.tmp); len(entries) != 0 {
 		t.Errorf("the action left %d file(s) in TMPDIR", len(entries))
 	}
-	assertMaskedFirst(t, res.stdout)
+	assertMaskedFirst(t, res.stdout, decrypted)
 }
 
 // canaryValues returns the decrypted values of the canary fixture.
@@ -389,10 +389,10 @@ func canaryValues(t *testing.T) []string {
 	return values
 }
 
-// assertMaskedFirst checks, when the run got as far as registering the
-// decrypted values, that each canary value is registered whole and that no
-// earlier line holds it.
-func assertMaskedFirst(t *testing.T, stdout string) {
+// assertMaskedFirst checks that each canary value is registered whole and
+// that no earlier line holds it, when the run decrypted the file; when it
+// did not, that no value was registered (none was ever in memory).
+func assertMaskedFirst(t *testing.T, stdout string, decrypted bool) {
 	t.Helper()
 	lines := strings.Split(stdout, "\n")
 	unescape := strings.NewReplacer("%0D", "\r", "%0A", "\n", "%25", "%")
@@ -411,8 +411,11 @@ func assertMaskedFirst(t *testing.T, stdout string) {
 			registered++
 		}
 	}
-	if registered == 0 {
-		return // refused before decryption: no value was ever in memory
+	if !decrypted {
+		if registered != 0 {
+			t.Errorf("%d canary values were registered although decryption failed", registered)
+		}
+		return
 	}
 	for _, v := range values {
 		at, ok := maskAt[v]

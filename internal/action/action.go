@@ -135,9 +135,23 @@ func (r *run) main(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A host known_hosts does not cover is an input error: say so before
+	// contacting anything.
+	addrs := []string{}
+	if cfg.Jump != nil {
+		addrs = append(addrs, cfg.Jump.Label())
+	}
+	for _, h := range cfg.Hosts {
+		addrs = append(addrs, h.Label())
+	}
+	for _, a := range addrs {
+		if !hostKeys.Knows(a) {
+			return &remote.HostKeyError{Host: a, Unknown: true}
+		}
+	}
 	r.debugf("inputs valid: %s of %d host(s); ssh key %s (%s)", cfg.Operation, len(cfg.Hosts), remote.ClientKeyDescription(signer), r.since())
 
-	var content []byte
+	var content secrets.Bytes
 	keyCount := 0
 	if cfg.Operation == "deploy" {
 		r.sum.File = cfg.File
@@ -145,7 +159,7 @@ func (r *run) main(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		content, keyCount = res.Plaintext.Reveal(), len(res.Leaves)
+		content, keyCount = res.Plaintext, len(res.Leaves)
 	}
 
 	d := &hostDeployer{cfg: cfg, signer: signer, hostKeys: hostKeys, content: content, opts: r.opts}
@@ -181,13 +195,14 @@ func (r *run) decrypt(cfg *inputs.Config, ids secrets.Identities) (*secrets.Resu
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(encrypted)
-	r.sum.FileSHA256 = hex.EncodeToString(sum[:])
-
 	res, err := secrets.Decrypt(encrypted, ids)
 	if err != nil {
 		return nil, &FileProblem{File: cfg.File, Err: err}
 	}
+	// Only now: a refused file may hold plaintext values, and its digest
+	// would be a digest of them.
+	sum := sha256.Sum256(encrypted)
+	r.sum.FileSHA256 = hex.EncodeToString(sum[:])
 	skipped := mask.Values(gha, res.Leaves)
 	r.debugf("decrypted and masked %d values (%s)", len(res.Leaves), r.since())
 	if missing := missingKeys(res.Leaves, cfg.RequiredKeys); len(missing) > 0 {
@@ -200,7 +215,7 @@ func (r *run) decrypt(cfg *inputs.Config, ids secrets.Identities) (*secrets.Resu
 	for _, l := range res.Leaves {
 		r.sum.Keys = append(r.sum.Keys, l.Path)
 	}
-	gha.Infof("Decrypted %q in memory: %d keys, encrypted to %s (sops lastmodified %s, file sha256 %s)",
+	r.plainf("Decrypted %q in memory: %d keys, encrypted to %s (sops lastmodified %s, file sha256 %s)",
 		cfg.File, len(res.Leaves), safeList(res.Recipients), res.LastModified.UTC().Format(time.RFC3339), r.sum.FileSHA256)
 	if len(skipped.Empty) > 0 {
 		gha.Warningf("%d key(s) have empty values: %s", len(skipped.Empty), strings.Join(skipped.Empty, ", "))
@@ -251,6 +266,14 @@ func (r *run) readFile(name string) ([]byte, error) {
 		return nil, &FileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize), Hint: "a secrets file this large is not a Compose secrets file; check the file input"}}
 	}
 	return b, nil
+}
+
+// plainf prints an info line. The runner also honours the legacy
+// "##[command]" form anywhere in a line, so that sequence is broken up
+// whatever the arguments hold; every argument that comes from inputs or
+// the file is quoted or validated as well.
+func (r *run) plainf(format string, args ...any) {
+	r.gha.Infof("%s", strings.ReplaceAll(fmt.Sprintf(format, args...), "##[", "#​#["))
 }
 
 var plainRE = regexp.MustCompile(`^[A-Za-z0-9_.@:/+=\[\]-]+$`)

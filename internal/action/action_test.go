@@ -1,7 +1,11 @@
 package action
 
 import (
+	"bytes"
+	"strings"
 	"testing"
+
+	"github.com/sethvargo/go-githubactions"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 )
@@ -29,5 +33,18 @@ func TestMissingKeys(t *testing.T) {
 	got := missingKeys(leaves, []string{"database_url", "app", "app.db", "app.db.password", "hosts", "app.d", "redis_url"})
 	if len(got) != 2 || got[0] != "app.d" || got[1] != "redis_url" {
 		t.Errorf("missingKeys = %q, want [app.d redis_url]", got)
+	}
+}
+
+func TestPlainfBreaksLegacyCommands(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	r := &run{gha: githubactions.New(githubactions.WithWriter(&buf), githubactions.WithGetenv(func(string) string { return "" }))}
+	r.plainf("Decrypted %q in memory", "secrets/##[warning]x.yaml")
+	if strings.Contains(buf.String(), "##[") {
+		t.Errorf("a legacy workflow command survived: %q", buf.String())
+	}
+	if !strings.Contains(buf.String(), "warning]x.yaml") {
+		t.Errorf("the text itself was lost: %q", buf.String())
 	}
 }

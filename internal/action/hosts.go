@@ -11,6 +11,7 @@ import (
 	"github.com/productgalaxy/sops-deploy-action/internal/inputs"
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
 	"github.com/productgalaxy/sops-deploy-action/internal/report"
+	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 )
 
 // hostDeployer installs (or rolls back) on one host, with retries.
@@ -18,7 +19,7 @@ type hostDeployer struct {
 	cfg      *inputs.Config
 	signer   ssh.Signer
 	hostKeys *remote.HostKeys
-	content  []byte
+	content  secrets.Bytes
 	opts     Options
 }
 
@@ -68,7 +69,7 @@ func (r *run) fanOut(ctx context.Context, d *hostDeployer) []report.Host {
 			case !res.Changed:
 				what = "unchanged (identical content, mode and owner already in place)"
 			}
-			r.gha.Infof("%s: %s %q, mode %04o, %d bytes, host key %s, in %s", res.Label, what, d.cfg.RemotePath, res.Mode.Perm(), res.Bytes, res.HostKey, res.Duration.Round(time.Millisecond))
+			r.plainf("%s: %s %q, mode %04o, %d bytes, host key %s, in %s", res.Label, what, d.cfg.RemotePath, res.Mode.Perm(), res.Bytes, res.HostKey, res.Duration.Round(time.Millisecond))
 		}
 		results[ev.index] = res
 	}
@@ -131,7 +132,7 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host
 		inst, err = conn.Rollback(d.cfg.RemotePath)
 	} else {
 		inst, err = conn.Install(remote.Spec{
-			Path: d.cfg.RemotePath, Content: d.content, Mode: d.cfg.FileMode,
+			Path: d.cfg.RemotePath, Content: d.content.Reveal(), Mode: d.cfg.FileMode,
 			UID: d.cfg.Owner, GID: d.cfg.Group, Backup: d.cfg.Backup,
 		})
 	}

@@ -222,6 +222,9 @@ func (c *Config) loadHostSide(get func(string) string) error {
 	if c.FileMode&0o007 != 0 {
 		return &Error{"file_mode", fmt.Sprintf("%q gives rights to others", m), "secrets must not be readable by every user: use 0600, or 0640 with group"}
 	}
+	if c.FileMode&0o111 != 0 {
+		return &Error{"file_mode", fmt.Sprintf("%q makes the file executable", m), "use 0600, or 0640 with group"}
+	}
 	if c.FileMode&0o400 == 0 {
 		return &Error{"file_mode", fmt.Sprintf("%q does not let the owner read the file", m), "use 0600, or 0640 with group"}
 	}

@@ -30,6 +30,8 @@ func (e *HostKeyError) Error() string {
 	switch {
 	case e.Revoked:
 		return fmt.Sprintf("host key of %s (%s %s) is marked @revoked in known_hosts", e.Host, e.KeyType, e.Presented)
+	case e.Unknown && e.Presented == "":
+		return fmt.Sprintf("known_hosts has no entry for %s", e.Host)
 	case e.Unknown:
 		return fmt.Sprintf("known_hosts has no entry for %s (it presented %s %s)", e.Host, e.KeyType, e.Presented)
 	}
@@ -175,6 +177,18 @@ func fakeAddr(addr string) net.Addr {
 	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
 	return &net.TCPAddr{IP: net.ParseIP(host), Port: p}
+}
+
+// Knows reports whether a host key could be accepted for addr at all:
+// always with pinned fingerprints, and with known_hosts when some entry
+// (a key or a certificate authority) matches addr.
+func (h *HostKeys) Knows(addr string) bool {
+	if h.knownHosts == nil {
+		return true
+	}
+	var ke *knownhosts.KeyError
+	err := h.knownHosts(addr, fakeAddr(addr), dummyKey)
+	return err == nil || !errors.As(err, &ke) || len(ke.Want) > 0
 }
 
 // Check verifies key for addr (host:port) and returns a *HostKeyError when

@@ -40,6 +40,12 @@ type Spec struct {
 	Backup  bool // keep the replaced version as Path + BackupSuffix
 }
 
+// Format implements fmt.Formatter: a Spec prints its path, mode and size,
+// never its content.
+func (s Spec) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "{%s %04o %d bytes}", s.Path, s.Mode.Perm(), len(s.Content))
+}
+
 // BackupSuffix names the previous version kept next to the installed file.
 const BackupSuffix = ".previous"
 

@@ -66,7 +66,7 @@ func Markdown(s Summary) string {
 	verb := map[string]string{"deploy": "deployed", "rollback": "rolled back"}[op]
 	switch {
 	case s.Error != "":
-		fmt.Fprintf(&b, "### ❌ sops-deploy: %s not %s\n\n%s\n\n", code(s.Env), verb, cell(s.Error))
+		fmt.Fprintf(&b, "### ❌ sops-deploy: %s not %s\n\n%s\n\n", code(s.Env), verb, code(s.Error))
 	case s.Failed() > 0:
 		fmt.Fprintf(&b, "### ❌ sops-deploy: %s %s on %d of %d host(s)\n\n", code(s.Env), verb, len(s.Hosts)-s.Failed(), len(s.Hosts))
 	default:
@@ -98,7 +98,7 @@ func Markdown(s Summary) string {
 		for _, h := range s.Hosts {
 			result, details := "✅ ok", code(h.HostKey)
 			if !h.OK {
-				result, details = "❌ failed", cell(h.Error)
+				result, details = "❌ failed", code(h.Error)
 			} else if h.Backup != "" {
 				details += "; previous version kept"
 			}
@@ -126,7 +126,9 @@ func Markdown(s Summary) string {
 }
 
 // code renders s as inline code that cannot break the table or the
-// Markdown around it.
+// Markdown around it. Everything that comes from inputs, the file or a
+// server goes through it: inside a code span, Markdown links, images and
+// HTML are shown as text.
 func code(s string) string {
 	if s == "" {
 		return ""
@@ -153,8 +155,4 @@ func codes(list []string, max int) string {
 		parts = append(parts, code(s))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func cell(s string) string {
-	return strings.NewReplacer("\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "|", "\\|").Replace(s)
 }

@@ -100,6 +100,10 @@ func checkPlaintext(tree sops.Tree, wouldDecrypt []bool) error {
 	if len(mistakes) > 0 {
 		return &PlaintextError{Keys: mistakes, Reason: "the file's own sops rules say these values are encrypted, but they are not ENC[…] envelopes"}
 	}
+	if md.MACOnlyEncrypted && len(byRule) > 0 {
+		return &UnsupportedError{Problem: fmt.Sprintf("uses mac_only_encrypted, so its %d unencrypted value(s) (%s) are not covered by the MAC: anyone who can write to the repository could change them unnoticed",
+			len(byRule), strings.Join(byRule, ", ")), Hint: "re-encrypt the file without --mac-only-encrypted (or mac_only_encrypted in .sops.yaml)"}
+	}
 	if encrypted == 0 && len(byRule) > 0 {
 		return &PlaintextError{Keys: byRule, Reason: "the file's sops rules leave every value unencrypted"}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"filippo.io/age"
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
@@ -106,6 +107,14 @@ func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 	}
 	res := &Result{LastModified: tree.Metadata.LastModified}
 	for _, k := range ageKeys {
+		// The recipient strings are not covered by the MAC and are printed:
+		// accept only real age public keys.
+		if _, err := age.ParseX25519Recipient(k.Recipient); err != nil {
+			if _, err := age.ParseHybridRecipient(k.Recipient); err != nil {
+				return nil, &FileError{Problem: "lists an age recipient that is not an age public key: its sops: age block was edited",
+					Hint: "restore the file from git, or re-encrypt it with sops"}
+			}
+		}
 		res.Recipients = append(res.Recipients, k.Recipient)
 	}
 

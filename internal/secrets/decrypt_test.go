@@ -147,6 +147,8 @@ func TestDecryptRefusals(t *testing.T) {
 		{"deep", strings.Repeat("{a: ", 40) + "1" + strings.Repeat("}", 40) + "\n", []string{"a"}, new(*FileError), "deeper than"},
 		{"binary", "\xff\xfe\x00garbage", []string{"a"}, new(*FileError), "UTF-8"},
 		{"too big", strings.Repeat("#", MaxFileSize+1), []string{"a"}, new(*FileError), "limit"},
+		{"recipient edited to inject a command", strings.Replace(good, "recipient: age1", "recipient: x ##[warning]injected age1", 1), []string{"a"}, new(*FileError), "not an age public key"},
+		{"mac_only_encrypted with plaintext values", strings.Replace(string(td(t, "unencsuffix/galaxy.enc.yaml")), "    lastmodified:", "    mac_only_encrypted: true\n    lastmodified:", 1), []string{"a"}, new(*UnsupportedError), "mac_only_encrypted"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
