@@ -273,7 +273,7 @@ func (r *run) readFile(name string) ([]byte, error) {
 // whatever the arguments hold; every argument that comes from inputs or
 // the file is quoted or validated as well.
 func (r *run) plainf(format string, args ...any) {
-	r.gha.Infof("%s", strings.ReplaceAll(fmt.Sprintf(format, args...), "##[", "#​#["))
+	r.gha.Infof("%s", strings.ReplaceAll(fmt.Sprintf(format, args...), "##[", "#\u200b#["))
 }
 
 var plainRE = regexp.MustCompile(`^[A-Za-z0-9_.@:/+=\[\]-]+$`)
