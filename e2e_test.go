@@ -480,3 +480,60 @@ func TestDeployVariants(t *testing.T) {
 		})
 	}
 }
+
+// TestUnwritableFileCommands points GITHUB_OUTPUT or GITHUB_STEP_SUMMARY at
+// a file that cannot be created: the action must not panic, must print one
+// ::error:: line naming the variable and the file, exit 1, and still say
+// what it did on the host (the install is done by then).
+func TestUnwritableFileCommands(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t)
+	for _, variable := range []string{"GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"} {
+		t.Run(variable, func(t *testing.T) {
+			t.Parallel()
+			r := newRunner(t)
+			remote := r.forHost(s)
+			r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
+			bad := filepath.Join(t.TempDir(), "no-such-dir", "file")
+			r.extraEnv = append(r.extraEnv, variable+"="+bad)
+			res := r.run()
+			if res.code != 1 {
+				t.Errorf("exit code %d, want 1\n%s", res.code, res.all())
+			}
+			if strings.Contains(res.stderr, "panic") || strings.Contains(res.stderr, "goroutine ") {
+				t.Errorf("the action panicked:\n%s", res.stderr)
+			}
+			errs := errorLines(res.stdout)
+			if len(errs) != 1 {
+				t.Fatalf("got %d ::error:: lines, want 1:\n%s", len(errs), res.stdout)
+			}
+			for _, want := range []string{variable, bad, "installed on 1 of 1 host(s)", "fix:"} {
+				if !strings.Contains(errs[0], want) {
+					t.Errorf("the error line does not say %q: %s", want, errs[0])
+				}
+			}
+			if !strings.Contains(res.stdout, "installed \"") {
+				t.Errorf("the log does not say the host was installed:\n%s", res.stdout)
+			}
+			if got, want := must(os.ReadFile(remote)), readTestdata(t, "staging/galaxy.plain.yaml"); !bytes.Equal(got, want) {
+				t.Errorf("the host does not hold the new file")
+			}
+		})
+	}
+	t.Run("before any host", func(t *testing.T) {
+		t.Parallel()
+		r := newRunner(t)
+		r.forHost(s)
+		delete(r.inputs, "env")
+		bad := filepath.Join(t.TempDir(), "no-such-dir", "summary")
+		r.extraEnv = append(r.extraEnv, "GITHUB_STEP_SUMMARY="+bad)
+		res := r.run()
+		if res.code != 1 || strings.Contains(res.stderr, "panic") {
+			t.Errorf("exit code %d, want 1 without a panic:\n%s", res.code, res.all())
+		}
+		errs := errorLines(res.stdout)
+		if len(errs) != 2 || !strings.Contains(errs[0], "env") || !strings.Contains(errs[1], "GITHUB_STEP_SUMMARY") {
+			t.Errorf("want the input error, then the summary error:\n%s", res.stdout)
+		}
+	})
+}

@@ -53,5 +53,5 @@ func realMain(ctx context.Context, args []string) error {
 		fmt.Fprintln(os.Stderr, err)
 		return err
 	}
-	return action.Run(ctx, githubactions.New(), action.Options{})
+	return action.Run(ctx, githubactions.New(githubactions.WithWriter(action.LogWriter(os.Stdout))), action.Options{})
 }

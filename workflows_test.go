@@ -409,3 +409,40 @@ func TestExampleRequiredKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestActionYMLHasNoExpressions fails on a `${{` anywhere in action.yml's
+// metadata. GitHub's runner evaluates expressions in action metadata too
+// (descriptions and defaults included) and refuses to load an action whose
+// expression names a context it does not offer there, such as secrets;
+// act refuses it with "expressions are not allowed here". Backticks and
+// block scalars do not escape it, so no scalar may hold one.
+func TestActionYMLHasNoExpressions(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("failed to parse action.yml: %v", err)
+	}
+	found := 0
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${{") {
+			found++
+			t.Errorf("action.yml line %d (%s): holds an expression; write it as plain words", n.Line, path)
+		}
+		for i, c := range n.Content {
+			p := path
+			if n.Kind == yaml.MappingNode && i%2 == 1 {
+				p = path + "." + n.Content[i-1].Value
+			}
+			walk(c, p)
+		}
+	}
+	walk(&doc, "")
+	if found == 0 && strings.Contains(string(b), "${{") {
+		t.Errorf("action.yml holds `${{` outside any value (a comment?); the runner's parser may still see it")
+	}
+}

@@ -61,10 +61,20 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 	err := r.main(ctx)
 	r.sum.Duration = opts.Now().Sub(r.start)
 	var hf *HostsFailedError
-	if err != nil && !errors.As(err, &hf) {
+	var fce *FileCommandError
+	switch {
+	case errors.As(err, &fce):
+		// The hosts are done; the summary shows them and this problem.
+		r.sum.Problems = append(r.sum.Problems, r.fail(err))
+	case err != nil && !errors.As(err, &hf):
 		r.sum.Error = r.fail(err)
 	}
-	r.writeSummary()
+	if serr := r.writeSummary(); serr != nil {
+		r.fail(serr)
+		if err == nil {
+			err = serr
+		}
+	}
 	return err
 }
 
@@ -79,6 +89,10 @@ type run struct {
 // fail prints err as one ::error:: line and returns that line.
 func (r *run) fail(err error) string {
 	msg, hint := Describe(err)
+	var h interface{ Hint() string }
+	if hint == "" && errors.As(err, &h) {
+		hint = h.Hint()
+	}
 	line := msg
 	if hint != "" {
 		line += "; fix: " + hint
@@ -172,19 +186,47 @@ func (r *run) main(ctx context.Context) error {
 			failed = append(failed, h.Label)
 		}
 	}
-	if r.gha.Getenv("GITHUB_OUTPUT") != "" {
-		gha.SetOutput("remote_path", cfg.RemotePath)
-		gha.SetOutput("changed", strconv.FormatBool(changed))
-		gha.SetOutput("hosts_failed", strings.Join(failed, ","))
-		if cfg.Operation == "deploy" {
-			gha.SetOutput("key_count", fmt.Sprint(keyCount))
-			gha.SetOutput("sha256", r.sum.FileSHA256)
-		}
+	outputs := [][2]string{
+		{"remote_path", cfg.RemotePath},
+		{"changed", strconv.FormatBool(changed)},
+		{"hosts_failed", strings.Join(failed, ",")},
 	}
+	if cfg.Operation == "deploy" {
+		outputs = append(outputs, [2]string{"key_count", fmt.Sprint(keyCount)}, [2]string{"sha256", r.sum.FileSHA256})
+	}
+	outErr := r.writeOutputs(outputs, r.doneText(results))
 	if len(failed) > 0 {
+		if outErr != nil {
+			r.sum.Problems = append(r.sum.Problems, r.fail(outErr))
+		}
 		return &HostsFailedError{Failed: len(failed), Total: len(results)}
 	}
-	return nil
+	return outErr
+}
+
+// doneText says what the run did on the hosts, for errors that happen
+// after the hosts are done.
+func (r *run) doneText(results []report.Host) string {
+	ok := 0
+	for _, h := range results {
+		if h.OK {
+			ok++
+		}
+	}
+	verb := map[string]string{"deploy": "installed", "rollback": "rolled back"}[r.sum.Operation]
+	return fmt.Sprintf("%s on %d of %d host(s), as the lines above say", verb, ok, len(results))
+}
+
+func (r *run) writeOutputs(outputs [][2]string, done string) error {
+	text, err := outputsText(outputs)
+	if err == nil {
+		err = r.appendFileCommand("GITHUB_OUTPUT", "the outputs", text)
+	}
+	var fce *FileCommandError
+	if errors.As(err, &fce) {
+		fce.Done = done
+	}
+	return err
 }
 
 // decrypt reads, checks and decrypts the file, masks every value and logs
@@ -230,11 +272,13 @@ func (r *run) decrypt(cfg *inputs.Config, ids secrets.Identities) (*secrets.Resu
 	return res, nil
 }
 
-func (r *run) writeSummary() {
-	if r.gha.Getenv("GITHUB_STEP_SUMMARY") == "" {
-		return
+func (r *run) writeSummary() error {
+	err := r.appendFileCommand("GITHUB_STEP_SUMMARY", "the step summary", report.Markdown(r.sum)+"\n")
+	var fce *FileCommandError
+	if errors.As(err, &fce) && len(r.sum.Hosts) > 0 {
+		fce.Done = r.doneText(r.sum.Hosts)
 	}
-	r.gha.AddStepSummary(report.Markdown(r.sum))
+	return err
 }
 
 // readFile reads the encrypted file from the workspace, refusing paths that

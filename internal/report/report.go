@@ -29,6 +29,9 @@ type Summary struct {
 	Hosts        []Host
 	Duration     time.Duration
 	Error        string // one line, for a failure before any host; else empty
+	// Problems are failures after the hosts were done (an output that
+	// could not be written), one line each.
+	Problems []string
 }
 
 // Host is the outcome on one host.
@@ -71,6 +74,9 @@ func Markdown(s Summary) string {
 		fmt.Fprintf(&b, "### ❌ sops-deploy: %s %s on %d of %d host(s)\n\n", code(s.Env), verb, len(s.Hosts)-s.Failed(), len(s.Hosts))
 	default:
 		fmt.Fprintf(&b, "### ✅ sops-deploy: %s %s on %d host(s)\n\n", code(s.Env), verb, len(s.Hosts))
+	}
+	for _, p := range s.Problems {
+		fmt.Fprintf(&b, "⚠️ %s\n\n", code(p))
 	}
 	b.WriteString("| | |\n|---|---|\n")
 	row := func(k, v string) {
