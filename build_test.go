@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -328,6 +329,7 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 		t.Fatalf("go build as in the Dockerfile: %v\n%s", err, out)
 	}
 	checkStatic(t, bin)
+	checkNoTestMaterial(t, bin)
 
 	for _, tc := range []struct {
 		name string
@@ -672,3 +674,25 @@ func validInputs(t *testing.T, addr string) map[string]string {
 		"retries":          "0",
 	}
 }
+
+// checkNoTestMaterial fails if the release binary carries an age secret key
+// line (the demo's test-only key once did): secret scanners flag it in
+// every image, and the image should hold the action only.
+func checkNoTestMaterial(t *testing.T, bin string) {
+	t.Helper()
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ageSecretKeyRE.Match(b) {
+		t.Errorf("the release binary contains an age secret key: test material is linked in")
+	}
+	for _, marker := range []string{"TEST-ONLY", "internal/localssh", "internal/demo"} {
+		if bytes.Contains(b, []byte(marker)) {
+			t.Errorf("the release binary contains %q: test material is linked in", marker)
+		}
+	}
+}
+
+// ageSecretKeyRE matches a whole age secret key, as secret scanners do.
+var ageSecretKeyRE = regexp.MustCompile(`AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`)

@@ -2,14 +2,11 @@
 // SOPS+age secrets file in memory and installs it on a host over SFTP.
 //
 // Run without arguments it is the action (inputs from INPUT_* variables).
-// `sops-deploy-action demo` runs the same deploy path against an embedded
-// SSH server; see the README.
+// The demo is its own command, `go run ./cmd/demo`; see the README.
 package main
 
 import (
 	"context"
-	"embed"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -18,13 +15,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/action"
-	"github.com/productgalaxy/sops-deploy-action/internal/demo"
 )
-
-// fixtures are the demo's test-only inputs.
-//
-//go:embed testdata/staging/galaxy.enc.yaml testdata/keys/a.agekey
-var fixtures embed.FS
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -36,22 +27,11 @@ func main() {
 }
 
 func realMain(ctx context.Context, args []string) error {
-	if len(args) > 0 && args[0] == "demo" {
-		fl := flag.NewFlagSet("demo", flag.ContinueOnError)
-		keep := fl.Bool("keep", false, "keep the temporary directory with the installed file")
-		if err := fl.Parse(args[1:]); err != nil {
-			return err
-		}
-		if err := demo.Run(ctx, os.Stdout, fixtures, *keep); err != nil {
-			fmt.Fprintf(os.Stderr, "demo failed: %v\n", err)
-			return err
-		}
-		return nil
-	}
 	if len(args) > 0 {
-		err := fmt.Errorf("unknown command %q; run without arguments as the action, or `demo`", args[0])
+		err := fmt.Errorf("unknown command %q; run without arguments as the action (the demo is `go run ./cmd/demo`)", args[0])
 		fmt.Fprintln(os.Stderr, err)
 		return err
 	}
-	return action.Run(ctx, githubactions.New(githubactions.WithWriter(action.LogWriter(os.Stdout))), action.Options{})
+	gha := githubactions.New(githubactions.WithWriter(action.LogWriter(os.Stdout)))
+	return action.Run(ctx, gha, action.Options{})
 }

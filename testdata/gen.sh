@@ -267,4 +267,10 @@ grep -q '^secret_token: ENC\[' "$TD/unencregex/galaxy.enc.yaml" || die "unencreg
 ! sops_with_key "$TD/keys/a.agekey" decrypt "$TD/notsops/plain.yaml" >/dev/null 2>&1 || die "notsops/plain.yaml decrypted?!"
 ! sops_with_key "$TD/keys/a.agekey" decrypt "$TD/notsops/garbage.yaml" >/dev/null 2>&1 || die "notsops/garbage.yaml decrypted?!"
 
+# The demo (go run ./cmd/demo) embeds its own copies; internal/demo's test
+# holds them equal to these.
+mkdir -p "$TD/../internal/demo/testdata/staging" "$TD/../internal/demo/testdata/keys"
+cp "$TD/staging/galaxy.enc.yaml" "$TD/../internal/demo/testdata/staging/galaxy.enc.yaml"
+cp "$TD/keys/a.agekey" "$TD/../internal/demo/testdata/keys/a.agekey"
+
 echo "gen.sh: OK (${#FIXTURES[@]} encrypted fixtures, sops $("$SOPS" --version --disable-version-check 2>/dev/null | head -n1 | awk '{print $2}'))"

@@ -12,9 +12,8 @@ import (
 
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	fixtures := os.DirFS("../..")
 	var out bytes.Buffer
-	if err := Run(context.Background(), &out, fixtures, false); err != nil {
+	if err := Run(context.Background(), &out, Fixtures, false); err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
 	got := out.String()
@@ -34,6 +33,25 @@ func TestDemo(t *testing.T) {
 	for k, v := range values {
 		if strings.Contains(got, v) {
 			t.Errorf("demo output shows the value of %s", k)
+		}
+	}
+}
+
+// TestFixturesMatchTestdata holds the demo's embedded copies equal to the
+// fixtures testdata/gen.sh makes.
+func TestFixturesMatchTestdata(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{EncryptedFile, AgeKeyFile} {
+		got, err := Fixtures.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile("../../" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("internal/demo/%s differs from %s; run testdata/gen.sh", name, name)
 		}
 	}
 }
