@@ -6,13 +6,9 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +18,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/productgalaxy/sops-deploy-action/internal/canary"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 )
 
@@ -294,30 +291,13 @@ func countingListener(t *testing.T) (addr string, count *atomic.Int32) {
 // base64, hex, JSON- and URL-escaped.
 func leakForms(t *testing.T) []string {
 	t.Helper()
-	var forms []string
+	var markers []string
 	for _, line := range strings.Split(string(readTestdata(t, "canary/markers.txt")), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		forms = append(forms, line)
-		for i := 0; i+8 <= len(line); i++ {
-			if sub := line[i : i+8]; !strings.HasPrefix(sub, "CNRY") || i > 0 {
-				forms = append(forms, sub)
-			}
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			markers = append(markers, line)
 		}
 	}
-	values := canaryValues(t)
-	for _, v := range values {
-		j, _ := json.Marshal(v)
-		forms = append(forms, v,
-			base64.StdEncoding.EncodeToString([]byte(v)),
-			base64.RawURLEncoding.EncodeToString([]byte(v)),
-			hex.EncodeToString([]byte(v)),
-			string(j[1:len(j)-1]),
-			url.QueryEscape(v), url.PathEscape(v))
-	}
-	return forms
+	return canary.Forms(canaryValues(t), markers)
 }
 
 // assertNoLeak searches every output and every file left in the runner's
