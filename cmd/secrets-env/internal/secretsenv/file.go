@@ -185,8 +185,8 @@ func (f *File) walk(n *yaml.Node, path string, parts []string, depth int) error 
 		return &FileError{File: f.Name, Problem: fmt.Sprintf("uses a YAML alias (line %d)", n.Line),
 			Hint: "sops writes no aliases; check -file"}
 	}
-	idx := -1
-	if path != "" {
+	idx := -1 // the root mapping is no entry
+	if depth > 0 {
 		idx = len(f.entries)
 		f.entries = append(f.entries, Entry{Path: path, Parts: parts, Line: n.Line})
 		f.byPath[path] = append(f.byPath[path], idx)
@@ -204,7 +204,7 @@ func (f *File) walk(n *yaml.Node, path string, parts []string, depth int) error 
 				return &FileError{File: f.Name, Problem: fmt.Sprintf("has a mapping key that is not a string (line %d)", k.Line)}
 			}
 			p := k.Value
-			if path != "" {
+			if depth > 0 {
 				p = path + "." + k.Value
 			}
 			if line, dup := seen[k.Value]; dup {
