@@ -110,7 +110,7 @@ func Hint(err error) string {
 	case *ClashError:
 		return "map one of them by hand with VAR=key instead of -all, or rename a key"
 	case *EnvSetError:
-		return "remove it from the service's environment: (or the image's ENV), or pass -override to let the secret win"
+		return "remove the variable from the service's environment: (or the image's ENV), or pass -override to let the secret win"
 	case *UserError:
 		return e.Hint
 	case *CommandError:

@@ -132,43 +132,46 @@ func checkValue(file string, x Export) error {
 }
 
 // Environ returns base with exports added, in order. A variable of base
-// that an export names is an error listing every such name, unless
-// override is set: then the export replaces it in place. Variables that
-// base holds twice are all replaced.
+// that an export names is an error listing every such name (in the order
+// of exports), unless override is set: then the export replaces it in
+// place, and every copy of it that base holds twice.
 func Environ(base []string, exports []Export, override bool) ([]string, error) {
+	inBase := make(map[string]bool, len(base))
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		inBase[name] = true
+	}
+	if !override {
+		var clash []string
+		for _, x := range exports {
+			if inBase[x.Var] {
+				clash = append(clash, x.Var)
+			}
+		}
+		if len(clash) > 0 {
+			return nil, &EnvSetError{Vars: clash}
+		}
+	}
 	want := make(map[string]int, len(exports))
 	for i, x := range exports {
 		want[x.Var] = i
 	}
 	env := make([]string, 0, len(base)+len(exports))
 	done := make(map[string]bool, len(exports))
-	var clash []string
 	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
 		i, ok := want[name]
-		if !ok {
+		switch {
+		case !ok:
 			env = append(env, kv)
-			continue
-		}
-		if !override {
-			if !done[name] {
-				clash = append(clash, name)
-			}
-			done[name] = true
-			continue
-		}
-		if !done[name] {
+		case !done[name]:
 			env = append(env, name+"="+exports[i].Value.text)
 			done[name] = true
 		}
 	}
-	if len(clash) > 0 {
-		return nil, &EnvSetError{Vars: clash}
-	}
 	for _, x := range exports {
 		if !done[x.Var] {
 			env = append(env, x.Var+"="+x.Value.text)
-			done[x.Var] = true
 		}
 	}
 	return env, nil

@@ -135,7 +135,7 @@ func TestEnviron(t *testing.T) {
 	if !errors.As(err, &ee) {
 		t.Fatalf("got %v, want an *EnvSetError", err)
 	}
-	if got, want := err.Error(), "A, B are already set in the environment"; got != want {
+	if got, want := err.Error(), "B, A are already set in the environment"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	if strings.Contains(err.Error()+Hint(err), "canary") || strings.Contains(err.Error()+Hint(err), "old") {
