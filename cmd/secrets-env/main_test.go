@@ -103,6 +103,15 @@ func helperMain(args []string) int {
 		fmt.Println("ready")
 		time.Sleep(30 * time.Second)
 		return 1
+	case "fds": // the targets of the open file descriptors
+		ents, _ := os.ReadDir("/proc/self/fd")
+		var targets []string
+		for _, e := range ents {
+			if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil {
+				targets = append(targets, l)
+			}
+		}
+		_ = json.NewEncoder(os.Stdout).Encode(targets)
 	case "id": // ids, groups, and whether args[1] can be read
 		groups, _ := syscall.Getgroups()
 		_, err := os.ReadFile(args[1])
@@ -520,3 +529,43 @@ func exitCode(err error) int {
 }
 
 func notifyTerm(c chan os.Signal) { signalNotify(c, syscall.SIGTERM) }
+
+// TestNothingLeaks: the command inherits no descriptor of the secrets
+// file, and the signal mask and ignored signals it would have had without
+// secrets-env.
+func TestNothingLeaks(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc")
+	}
+	f := writeFile(t, testYAML)
+	r := run(t, nil, "-file", f, "A=port", "--", helper, "fds")
+	var targets []string
+	if err := json.Unmarshal([]byte(r.stdout), &targets); err != nil || r.code != 0 {
+		t.Fatalf("exit %d, %v: %s %s", r.code, err, r.stdout, r.stderr)
+	}
+	for _, l := range targets {
+		if l == f {
+			t.Errorf("the command has the secrets file open")
+		}
+	}
+
+	// grep reads its own status: the mask it started with. (Through
+	// sh -c, a forking shell blocks every signal around fork and a child
+	// can read that passing mask.)
+	grep, err := exec.LookPath("grep")
+	if err != nil {
+		t.Skip("no grep")
+	}
+	status := []string{grep, "-E", "^Sig(Blk|Ign):", "/proc/self/status"}
+	direct, err := exec.Command(status[0], status[1:]...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		r = run(t, nil, append([]string{"-file", f, "A=port", "--"}, status...)...)
+		if r.code != 0 || r.stdout != string(direct) {
+			t.Fatalf("through secrets-env:\n%s\nwithout:\n%s", r.stdout, direct)
+		}
+	}
+}
