@@ -16,7 +16,8 @@ replaces itself with COMMAND (execve): same PID, signals and exit code.
 
   -file PATH      the secrets file (default ` + DefaultFile + `)
   -user UID[:GID] after reading the file, switch to this numeric uid and gid
-                  (gid defaults to uid; supplementary groups are cleared)
+                  (gid defaults to uid; supplementary groups are cleared;
+                  HOME and the other variables are left as they are)
   -override       let a value replace a variable already set in the environment
   -all            export every value, named by its key path upper-cased with
                   "_" between parts: db.password is DB_PASSWORD, hosts[0] is HOSTS_0

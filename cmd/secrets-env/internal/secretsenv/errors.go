@@ -64,17 +64,23 @@ func (e *ClashError) Error() string {
 	return fmt.Sprintf("keys %q and %q of %q both map to variable %s", e.KeyA, e.KeyB, e.File, e.Var)
 }
 
-// EnvSetError lists variables that are already set in the environment.
+// EnvSetError lists exports whose variables are already set in the
+// environment.
 type EnvSetError struct {
-	Vars []string
+	File    string
+	Exports []Export // Var and Key; never printed whole
 }
 
 func (e *EnvSetError) Error() string {
+	parts := make([]string, len(e.Exports))
+	for i, x := range e.Exports {
+		parts[i] = fmt.Sprintf("%s (key %q)", x.Var, x.Key)
+	}
 	verb := "is"
-	if len(e.Vars) > 1 {
+	if len(parts) > 1 {
 		verb = "are"
 	}
-	return fmt.Sprintf("%s %s already set in the environment", strings.Join(e.Vars, ", "), verb)
+	return fmt.Sprintf("%s of %q %s already set in the environment", strings.Join(parts, ", "), e.File, verb)
 }
 
 // UserError is a failure to become the -user uid and gid.

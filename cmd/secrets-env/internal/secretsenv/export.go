@@ -20,6 +20,7 @@ type Spec struct {
 type Export struct {
 	Var   string
 	Key   string
+	File  string
 	Value Secret
 }
 
@@ -83,7 +84,7 @@ func Select(f *File, specs []Spec) ([]Export, error) {
 			}
 			return nil, err
 		}
-		x := Export{Var: s.Var, Key: s.Key, Value: e.Value}
+		x := Export{Var: s.Var, Key: s.Key, File: f.Name, Value: e.Value}
 		if err := checkValue(f.Name, x); err != nil {
 			return nil, err
 		}
@@ -107,7 +108,7 @@ func All(f *File) ([]Export, error) {
 			return nil, &ClashError{File: f.Name, Var: name, KeyA: prev, KeyB: e.Path}
 		}
 		byName[name] = e.Path
-		x := Export{Var: name, Key: e.Path, Value: e.Value}
+		x := Export{Var: name, Key: e.Path, File: f.Name, Value: e.Value}
 		if err := checkValue(f.Name, x); err != nil {
 			return nil, err
 		}
@@ -142,14 +143,14 @@ func Environ(base []string, exports []Export, override bool) ([]string, error) {
 		inBase[name] = true
 	}
 	if !override {
-		var clash []string
+		var clash []Export
 		for _, x := range exports {
 			if inBase[x.Var] {
-				clash = append(clash, x.Var)
+				clash = append(clash, Export{Var: x.Var, Key: x.Key})
 			}
 		}
 		if len(clash) > 0 {
-			return nil, &EnvSetError{Vars: clash}
+			return nil, &EnvSetError{File: exports[0].File, Exports: clash}
 		}
 	}
 	want := make(map[string]int, len(exports))

@@ -114,7 +114,7 @@ func exports(kv ...string) []Export {
 	var xs []Export
 	for _, s := range kv {
 		k, v, _ := strings.Cut(s, "=")
-		xs = append(xs, Export{Var: k, Key: strings.ToLower(k), Value: Secret{text: v}})
+		xs = append(xs, Export{Var: k, Key: strings.ToLower(k), File: "galaxy.yaml", Value: Secret{text: v}})
 	}
 	return xs
 }
@@ -135,14 +135,14 @@ func TestEnviron(t *testing.T) {
 	if !errors.As(err, &ee) {
 		t.Fatalf("got %v, want an *EnvSetError", err)
 	}
-	if got, want := err.Error(), "B, A are already set in the environment"; got != want {
+	if got, want := err.Error(), `B (key "b"), A (key "a") of "galaxy.yaml" are already set in the environment`; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	if strings.Contains(err.Error()+Hint(err), "canary") || strings.Contains(err.Error()+Hint(err), "old") {
 		t.Errorf("the error shows a value: %q", err)
 	}
 	_, err = Environ([]string{"EMPTY="}, exports("EMPTY=x"), false)
-	if err == nil || err.Error() != "EMPTY is already set in the environment" {
+	if err == nil || err.Error() != `EMPTY (key "empty") of "galaxy.yaml" is already set in the environment` {
 		t.Errorf("a variable set to the empty string: got %v", err)
 	}
 

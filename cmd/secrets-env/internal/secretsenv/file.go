@@ -75,7 +75,7 @@ func Load(name string) (*File, error) {
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, &FileError{File: name, Problem: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))}
+		return nil, &FileError{File: name, Problem: fmt.Sprintf("cannot be read: %v", pathless(err))}
 	}
 	if fi.IsDir() {
 		return nil, &FileError{File: name, Problem: "is a directory, not a file",
@@ -89,7 +89,7 @@ func Load(name string) (*File, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
-		return nil, &FileError{File: name, Problem: fmt.Sprintf("cannot be read: %v", errors.Unwrap(err))}
+		return nil, &FileError{File: name, Problem: fmt.Sprintf("cannot be read: %v", pathless(err))}
 	}
 	if len(data) > MaxFileSize {
 		return nil, tooLarge(name)
@@ -102,11 +102,18 @@ func tooLarge(name string) error {
 		Hint: "this is not a secrets file the action installs; check -file"}
 }
 
-func openError(name string, err error) error {
+// pathless drops the path from a *PathError: the message names the file
+// already.
+func pathless(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
-		err = pe.Err // the path is already in the message
+		return pe.Err
 	}
+	return err
+}
+
+func openError(name string, err error) error {
+	err = pathless(err)
 	fe := &FileError{File: name, Problem: fmt.Sprintf("cannot be opened: %v", err)}
 	switch {
 	case errors.Is(err, os.ErrNotExist):
