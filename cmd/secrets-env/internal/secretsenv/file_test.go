@@ -276,7 +276,7 @@ func TestSecretPrintsNothing(t *testing.T) {
 	}
 }
 
-func FuzzParse(f *testing.F) {
+func FuzzSecretsFile(f *testing.F) {
 	f.Add([]byte("a: b\nc:\n  d: [e, f]\n"))
 	f.Add([]byte("a: |\n  x\n  y\n"))
 	f.Add([]byte("a: &x b\nc: *x\n"))
