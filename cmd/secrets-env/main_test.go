@@ -404,6 +404,18 @@ func TestSignalReachesCommand(t *testing.T) {
 		t.Errorf("got %v, want exit status 42 (the command's SIGTERM handler); stderr %q", err, stderr)
 	}
 
+	// A shell's trap, so the check does not rest on Go's runtime.
+	cmd, line, stderr = start(t, "-file", f, "A=port", "--", "/bin/sh", "-c", `trap 'exit 43' TERM; echo ready; while :; do sleep 0.05; done`)
+	if line != "ready" {
+		t.Fatalf("got %q", line)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 43 {
+		t.Errorf("sh: got %v, want exit status 43 (its trap); stderr %q", err, stderr)
+	}
+
 	cmd, _, _ = start(t, "-file", f, "A=port", "--", helper, "wait")
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
