@@ -84,7 +84,8 @@ multi: |
 	}
 
 	// -user started without root, as root can start it.
-	if os.Getuid() == 0 {
+	t.Run("user", func(t *testing.T) {
+		needRoot(t)
 		f := filepath.Join(publicDir(t), "galaxy.yaml")
 		if err := os.WriteFile(f, []byte("a: cnry7q-user\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -97,5 +98,5 @@ multi: |
 			t.Errorf("-user as non-root: %s", out)
 		}
 		check("-user as non-root", string(out))
-	}
+	})
 }
