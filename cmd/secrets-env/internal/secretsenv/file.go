@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -275,8 +277,7 @@ func (f *File) Lookup(key string) (Entry, error) {
 	idx := f.byPath[key]
 	switch {
 	case len(idx) == 0:
-		return Entry{}, &KeyError{File: f.Name, Key: key, Problem: "is not in",
-			Hint: `nested keys are joined with "." and list items are written [n], e.g. db.password or hosts[0]`}
+		return Entry{}, &KeyError{File: f.Name, Key: key, Problem: "is not in", Hint: f.nearest(key)}
 	case len(idx) > 1:
 		a, b := f.entries[idx[0]], f.entries[idx[1]]
 		return Entry{}, &KeyError{File: f.Name, Key: key, Problem: fmt.Sprintf("names two entries (lines %d and %d) of", a.Line, b.Line),
@@ -291,4 +292,45 @@ func (f *File) Lookup(key string) (Entry, error) {
 		return Entry{}, ke
 	}
 	return e, nil
+}
+
+// maxHintKeys bounds the key paths a hint lists.
+const maxHintKeys = 8
+
+// nearest words the hint for a missing key: the paths next to where it
+// would be (below its longest existing parent, or at the top level). Key
+// paths are not secret; the action prints them too.
+func (f *File) nearest(key string) string {
+	parent := key
+	for {
+		i := strings.LastIndexAny(parent, ".[")
+		if i <= 0 {
+			parent = ""
+			break
+		}
+		parent = parent[:i]
+		if idx := f.byPath[parent]; len(idx) == 1 && f.entries[idx[0]].Kind != Scalar {
+			break
+		}
+	}
+	var parts []string
+	if parent != "" {
+		parts = f.entries[f.byPath[parent][0]].Parts
+	}
+	var near []string
+	for _, e := range f.entries {
+		if len(e.Parts) != len(parts)+1 || !slices.Equal(e.Parts[:len(parts)], parts) {
+			continue
+		}
+		if len(near) == maxHintKeys {
+			near = append(near, "…")
+			break
+		}
+		near = append(near, e.Path)
+	}
+	where := "the top level holds"
+	if parent != "" {
+		where = fmt.Sprintf("%s holds", parent)
+	}
+	return fmt.Sprintf(`%s: %s (nested keys are joined with ".", list items written [n])`, where, strings.Join(near, ", "))
 }

@@ -167,8 +167,10 @@ emptymap: {}
 	for _, tc := range []struct {
 		key, want, hint string
 	}{
-		{"nope", `key "nope" is not in "galaxy.yaml"`, `db.password or hosts[0]`},
-		{"db.pasword", `key "db.pasword" is not in "galaxy.yaml"`, ""},
+		{"nope", `key "nope" is not in "galaxy.yaml"`, `the top level holds: db, list, a.b, a, emptymap (nested keys are joined with ".", list items written [n])`},
+		{"db.pasword", `key "db.pasword" is not in "galaxy.yaml"`, "db holds: db.password ("},
+		{"db.password.x", `key "db.password.x" is not in "galaxy.yaml"`, "db holds: db.password ("},
+		{"list[5]", `key "list[5]" is not in "galaxy.yaml"`, "list holds: list[0], list[1] ("},
 		{"db", `key "db" is a mapping, not a scalar, in "galaxy.yaml"`, "e.g. db.password"},
 		{"list", `key "list" is a list, not a scalar, in "galaxy.yaml"`, "e.g. list[0]"},
 		{"list[2]", `key "list[2]" is not in`, ""},
@@ -187,6 +189,28 @@ emptymap: {}
 		}
 		if !strings.Contains(Hint(err), tc.hint) {
 			t.Errorf("Lookup(%q): hint %q, want it to contain %q", tc.key, Hint(err), tc.hint)
+		}
+	}
+}
+
+// TestNearestHint: a missing key's hint lists the keys beside it, at most
+// maxHintKeys, matching path parts, not text.
+func TestNearestHint(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("app:\n  x: 1\napple:\n  y: 2\nmany:\n")
+	for i := range 20 {
+		fmt.Fprintf(&b, "  k%02d: v\n", i)
+	}
+	f := mustParse(t, b.String())
+	for key, want := range map[string]string{
+		"app.z":  "app holds: app.x (",
+		"many.z": "many holds: many.k00, many.k01, many.k02, many.k03, many.k04, many.k05, many.k06, many.k07, … (",
+		"zzz":    "the top level holds: app, apple, many (",
+	} {
+		_, err := f.Lookup(key)
+		if got := Hint(err); !strings.HasPrefix(got, want) {
+			t.Errorf("Lookup(%q) hint %q, want %q…", key, got, want)
 		}
 	}
 }
