@@ -14,18 +14,15 @@ import (
 // every container; this is its default).
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// PathOf returns the value of PATH in env, or DefaultPath when unset.
+// PathOf returns the value of PATH in env, the first one as getenv(3) and
+// Go's os.Getenv read it, or DefaultPath when unset.
 func PathOf(env []string) string {
-	path, found := "", false
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path, found = v, true // the last one wins, as getenv(3) may not say
+			return v
 		}
 	}
-	if !found {
-		return DefaultPath
-	}
-	return path
+	return DefaultPath
 }
 
 // LookPath finds the executable for name as execvp(3) would, with PATH

@@ -67,7 +67,7 @@ func TestPathOf(t *testing.T) {
 	if got := PathOf([]string{"A=1"}); got != DefaultPath {
 		t.Errorf("no PATH: got %q", got)
 	}
-	if got := PathOf([]string{"PATH=/x", "PATH=/y"}); got != "/y" {
+	if got := PathOf([]string{"PATH=/x", "PATH=/y"}); got != "/x" {
 		t.Errorf("got %q", got)
 	}
 	if got := PathOf([]string{"PATH="}); got != "" {
