@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -91,7 +92,7 @@ func helperMain(args []string) int {
 		return n
 	case "sigterm": // exit 42 on SIGTERM
 		c := make(chan os.Signal, 1)
-		notifyTerm(c)
+		signal.Notify(c, syscall.SIGTERM)
 		fmt.Println("ready")
 		select {
 		case <-c:
@@ -539,8 +540,6 @@ func exitCode(err error) int {
 	}
 	return 0
 }
-
-func notifyTerm(c chan os.Signal) { signalNotify(c, syscall.SIGTERM) }
 
 // TestNothingLeaks: the command inherits no descriptor of the secrets
 // file, and the signal mask and ignored signals it would have had without

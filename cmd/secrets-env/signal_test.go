@@ -1,5 +1,0 @@
-package main
-
-import "os/signal"
-
-var signalNotify = signal.Notify
