@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -166,39 +167,36 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// ContextHash is a digest of what the Dockerfile's build reads: the
-// Dockerfile, go.mod, go.sum and every non-test Go file outside testdata,
-// bench and .git. An image tagged with it is the image of this tree.
+// ContextHash is a digest of what the action's binary is built from: the
+// Dockerfile, .dockerignore, go.mod, go.sum and the Go files of every
+// package of this module that the main package imports (go list -deps).
+// An image tagged with it is the image of this tree; a change elsewhere
+// (tests, other commands) does not force a rebuild.
 func ContextHash(t testing.TB, root string) string {
 	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-f", `{{if and .Module .Module.Main}}{{range .GoFiles}}{{$.Dir}}/{{.}}
+{{end}}{{end}}`, ".")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	files := []string{"Dockerfile", ".dockerignore", "go.mod", "go.sum"}
+	for _, f := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, rel)
+	}
 	h := sha256.New()
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			switch d.Name() {
-			case ".git", "testdata", "bench", ".github", ".ci":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		keep := rel == "Dockerfile" || rel == ".dockerignore" || rel == "go.mod" || rel == "go.sum" ||
-			(strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, "_test.go"))
-		if !keep {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
+	for _, rel := range files {
+		b, err := os.ReadFile(filepath.Join(root, rel))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
 		}
 		fmt.Fprintf(h, "%s %d\n", rel, len(b))
 		h.Write(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
