@@ -1,0 +1,81 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/remote"
+	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+)
+
+func TestRunCommand(t *testing.T) {
+	t.Parallel()
+	c, s := dialOpenSSH(t)
+	target := remote.Target{Host: s.Host, Port: s.Port, User: s.User}
+	ctx := context.Background()
+	if err := c.CheckExec(ctx, target); err != nil {
+		t.Fatalf("CheckExec on a host with a shell: %v", err)
+	}
+	out, err := c.Run(ctx, target, "echo out; echo err >&2")
+	if err != nil || out.Stdout != "out\n" || out.Stderr != "err\n" {
+		t.Errorf("Run = %+v, %v; want out/err", out, err)
+	}
+	_, err = c.Run(ctx, target, "echo one >&2; echo two >&2; echo three >&2; echo four >&2; exit 3")
+	var ce *remote.CommandError
+	if !errors.As(err, &ce) || ce.Status != 3 || strings.Join(ce.Stderr, ",") != "two,three,four" {
+		t.Fatalf("Run of a failing command = %#v; want exit 3 and the last 3 stderr lines", err)
+	}
+	if msg := ce.Error(); !strings.Contains(msg, "exit status 3") || !strings.Contains(msg, s.Addr) {
+		t.Errorf("error %q does not name the status and host", msg)
+	}
+	if remote.Transient(err) {
+		t.Errorf("a failed command is classed transient; it must not be retried")
+	}
+	out, _ = c.Run(ctx, target, "head -c 200000 /dev/zero | tr '\\0' x")
+	if len(out.Stdout) > 64<<10 || !out.Truncated {
+		t.Errorf("output not bounded: %d bytes, truncated=%v", len(out.Stdout), out.Truncated)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.Run(cctx, target, "sleep 30"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run with a cancelled context = %v", err)
+	}
+}
+
+// TestCheckExecSFTPOnly: an account with ForceCommand internal-sftp runs
+// the SFTP server for any command; the probe must see that.
+func TestCheckExecSFTPOnly(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run as root: sshd's ChrootDirectory needs root")
+		}
+		t.Skip("needs root for sshd's ChrootDirectory")
+	}
+	root, err := os.MkdirTemp("/run", "sops-deploy-chroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	os.Chmod(root, 0o755)
+	s := sshtest.Start(t, sshtest.WithChroot(root))
+	signer, err := remote.ParseSigner(secrets.NewString(string(s.ClientKeyPEM)), secrets.NewString(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := remote.Target{Host: s.Host, Port: s.Port, User: s.User}
+	c, err := remote.Dial(context.Background(), target, signer, newHostKeys(t, s.KnownHosts, nil), testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.CheckExec(context.Background(), target)
+	var ne *remote.NoExecError
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "SFTP-only") {
+		t.Fatalf("CheckExec on an SFTP-only account = %v; want a NoExecError", err)
+	}
+}
