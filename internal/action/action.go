@@ -179,9 +179,15 @@ func (r *run) main(ctx context.Context) error {
 	d := &hostDeployer{cfg: cfg, signer: signer, hostKeys: hostKeys, content: content, opts: r.opts}
 	results := r.fanOut(ctx, d)
 	r.sum.Hosts = results
-	changed, failed := false, []string{}
+	changed, failed, changedOn, restartedOn := false, []string{}, []string{}, []string{}
 	for _, h := range results {
-		changed = changed || (h.OK && h.Changed)
+		changed = changed || h.Changed
+		if h.Changed {
+			changedOn = append(changedOn, h.Label)
+		}
+		if h.Restarted {
+			restartedOn = append(restartedOn, h.Label)
+		}
 		if !h.OK {
 			failed = append(failed, h.Label)
 		}
@@ -190,6 +196,8 @@ func (r *run) main(ctx context.Context) error {
 		{"remote_path", cfg.RemotePath},
 		{"changed", strconv.FormatBool(changed)},
 		{"hosts_failed", strings.Join(failed, ",")},
+		{"hosts_changed", strings.Join(changedOn, ",")},
+		{"hosts_restarted", strings.Join(restartedOn, ",")},
 	}
 	if cfg.Operation == "deploy" {
 		outputs = append(outputs, [2]string{"key_count", fmt.Sprint(keyCount)}, [2]string{"sha256", r.sum.FileSHA256})

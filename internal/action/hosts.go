@@ -2,7 +2,9 @@ package action
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,9 +27,10 @@ type hostDeployer struct {
 
 // hostEvent is one host's outcome, reported to the printing goroutine.
 type hostEvent struct {
-	index  int
-	result report.Host
-	err    error
+	index   int
+	result  report.Host
+	err     error
+	restart remote.CommandOutput // what restart_command printed, if it ran
 }
 
 // fanOut runs every host with bounded parallelism. One failing host does
@@ -50,13 +53,14 @@ func (r *run) fanOut(ctx context.Context, d *hostDeployer) []report.Host {
 				return
 			}
 			defer func() { <-sem }()
-			res, err := d.run(ctx, h)
-			events <- hostEvent{index: i, result: res, err: err}
+			res, out, err := d.run(ctx, h)
+			events <- hostEvent{index: i, result: res, err: err, restart: out}
 		}()
 	}
 	go func() { wg.Wait(); close(events) }()
 	for ev := range events {
 		res := ev.result
+		r.printRestartOutput(res.Label, ev.restart)
 		if ev.err != nil {
 			res.OK = false
 			res.Error = r.fail(&HostError{Label: res.Label, Err: ev.err})
@@ -68,6 +72,9 @@ func (r *run) fanOut(ctx context.Context, d *hostDeployer) []report.Host {
 				what = "rolled back"
 			case !res.Changed:
 				what = "unchanged (identical content, mode and owner already in place)"
+			}
+			if res.Restarted {
+				what += " and restarted the services"
 			}
 			r.plainf("%s: %s %q, mode %04o, %d bytes, host key %s, in %s", res.Label, what, d.cfg.RemotePath, res.Mode.Perm(), res.Bytes, res.HostKey, res.Duration.Round(time.Millisecond))
 		}
@@ -90,16 +97,17 @@ func (d *hostDeployer) label(h inputs.Host) string { return d.cfg.User + "@" + h
 // run is one host: the whole connect-install sequence, retried on
 // transient failures with exponential backoff, bounded by the timeout
 // input.
-func (d *hostDeployer) run(ctx context.Context, h inputs.Host) (report.Host, error) {
+func (d *hostDeployer) run(ctx context.Context, h inputs.Host) (report.Host, remote.CommandOutput, error) {
 	start := d.opts.Now()
 	res := report.Host{Label: d.label(h)}
+	var out remote.CommandOutput
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
 	backoff := d.opts.Backoff
 	var err error
 	for attempt := 0; ; attempt++ {
 		res.Attempts = attempt + 1
-		err = d.once(ctx, h, &res)
+		err = d.once(ctx, h, &res, &out)
 		if err == nil || !remote.Transient(err) || attempt >= d.cfg.Retries || ctx.Err() != nil {
 			break
 		}
@@ -113,20 +121,27 @@ func (d *hostDeployer) run(ctx context.Context, h inputs.Host) (report.Host, err
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		err = &TimeoutError{After: d.cfg.Timeout, Attempts: res.Attempts, Last: err}
 	}
-	return res, err
+	return res, out, err
 }
 
-func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host) error {
+func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host, out *remote.CommandOutput) error {
 	opts := remote.Options{Timeouts: d.opts.Timeouts, Sudo: d.cfg.Sudo}
 	if d.cfg.Jump != nil {
 		opts.Jump = &remote.Target{Host: d.cfg.Jump.Name, Port: d.cfg.Jump.Port, User: d.cfg.JumpUser}
 	}
-	conn, err := remote.Dial(ctx, remote.Target{Host: h.Name, Port: h.Port, User: d.cfg.User}, d.signer, d.hostKeys, opts)
+	target := remote.Target{Host: h.Name, Port: h.Port, User: d.cfg.User}
+	conn, err := remote.Dial(ctx, target, d.signer, d.hostKeys, opts)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	res.HostKey = conn.HostKeyType + " " + conn.HostKey
+	if d.cfg.RestartCommand != "" {
+		// Refuse an account that runs no commands before writing anything.
+		if err := conn.CheckExec(ctx, target); err != nil {
+			return err
+		}
+	}
 	var inst *remote.Installed
 	if d.cfg.Operation == "rollback" {
 		inst, err = conn.Rollback(d.cfg.RemotePath)
@@ -139,8 +154,67 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host
 	if err != nil {
 		return err
 	}
-	res.Changed, res.Mode, res.Bytes, res.Backup = inst.Changed, inst.Mode, inst.Size, inst.Backup
+	// An earlier attempt may have changed the file before its connection
+	// dropped: attempts combine.
+	res.Changed = res.Changed || inst.Changed
+	res.Mode, res.Bytes, res.Backup = inst.Mode, inst.Size, inst.Backup
+	if d.cfg.RestartCommand == "" || !res.Changed {
+		return nil
+	}
+	*out, err = conn.Run(ctx, target, d.cfg.RestartCommand)
+	var ce *remote.CommandError
+	if errors.As(err, &ce) {
+		return &RestartError{Err: ce}
+	}
+	if err != nil {
+		// The connection broke under the command: retried, and a retry
+		// restarts again since this run changed the file.
+		return &remote.ConnectError{Addr: target.Addr(), Phase: "run restart_command on", Err: err}
+	}
+	res.Restarted = true
 	return nil
+}
+
+// RestartError says restart_command failed after the new file was
+// installed and verified.
+type RestartError struct{ Err error }
+
+func (e *RestartError) Error() string {
+	return "the new secrets are installed and verified, but " + e.Err.Error() + "; the services still use the old ones"
+}
+
+func (e *RestartError) Unwrap() error { return e.Err }
+
+// Hint says how to fix it.
+func (e *RestartError) Hint() string {
+	return "fix the command (run it by hand on the host to see why it fails), then restart the services by hand: a re-run finds the file unchanged and does not restart"
+}
+
+// printRestartOutput prints what restart_command printed on a host, line
+// by line behind the host's label: text from the host can then never
+// start a workflow command, and every secret value was masked before.
+func (r *run) printRestartOutput(label string, out remote.CommandOutput) {
+	if out.Truncated {
+		r.plainf("%s: restart_command printed more than the log keeps; its last part:", label)
+	}
+	for _, stream := range []struct{ name, text string }{{"stdout", out.Stdout}, {"stderr", out.Stderr}} {
+		for _, line := range strings.Split(strings.TrimRight(stream.text, "\n"), "\n") {
+			if line != "" {
+				r.plainf("%s: restart %s | %s", label, stream.name, printable(line))
+			}
+		}
+	}
+}
+
+// printable replaces control characters (a carriage return could hide
+// what comes before it) with U+FFFD.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || (r >= 0x20 && r != 0x7f && !(r >= 0x80 && r < 0xa0)) {
+			return r
+		}
+		return '\uFFFD'
+	}, s)
 }
 
 // TimeoutError says a host did not finish within the timeout input.

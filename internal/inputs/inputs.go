@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 )
@@ -49,7 +50,14 @@ type Config struct {
 	Parallel         int
 	Jump             *Host // bastion, or nil
 	JumpUser         string
+	// RestartCommand runs on each host whose file this run changed, after
+	// the install is verified; empty means none.
+	RestartCommand string
 }
+
+// MaxRestartCommand bounds restart_command: a command line, not a script
+// file (sshd and shells take far longer ones, but nothing needs them).
+const MaxRestartCommand = 4096
 
 // Host is one target host.
 type Host struct {
@@ -272,6 +280,17 @@ func (c *Config) loadHostSide(get func(string) string) error {
 			return &Error{"jump_host", fmt.Sprintf("%q is not user@host:port", j), "give user@host:port, e.g. jump@bastion.example:22"}
 		}
 		c.Jump = &Host{Name: name, Port: port}
+	}
+	return c.loadRestart(get)
+}
+
+func (c *Config) loadRestart(get func(string) string) error {
+	c.RestartCommand = get("restart_command")
+	switch {
+	case len(c.RestartCommand) > MaxRestartCommand:
+		return &Error{"restart_command", fmt.Sprintf("is %d bytes, more than %d", len(c.RestartCommand), MaxRestartCommand), "put a longer script in a file on the host and run that"}
+	case strings.ContainsRune(c.RestartCommand, 0) || !utf8.ValidString(c.RestartCommand):
+		return &Error{"restart_command", "holds a NUL byte or is not UTF-8", "give a shell command line, e.g. docker compose -f /srv/galaxy/docker-compose.prod.yml up -d --force-recreate --no-deps api worker"}
 	}
 	return nil
 }

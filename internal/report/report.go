@@ -36,16 +36,17 @@ type Summary struct {
 
 // Host is the outcome on one host.
 type Host struct {
-	Label    string // user@host:port
-	OK       bool
-	Changed  bool
-	HostKey  string // verified host key: type and fingerprint
-	Mode     fs.FileMode
-	Bytes    int64
-	Backup   string // path of the kept previous version, if written
-	Attempts int
-	Duration time.Duration
-	Error    string // one line; empty on success
+	Label     string // user@host:port
+	OK        bool
+	Changed   bool
+	Restarted bool   // restart_command ran and succeeded
+	HostKey   string // verified host key: type and fingerprint
+	Mode      fs.FileMode
+	Bytes     int64
+	Backup    string // path of the kept previous version, if written
+	Attempts  int
+	Duration  time.Duration
+	Error     string // one line; empty on success
 }
 
 // Failed returns how many hosts failed.
@@ -107,6 +108,9 @@ func Markdown(s Summary) string {
 				result, details = "❌ failed", code(h.Error)
 			} else if h.Backup != "" {
 				details += "; previous version kept"
+			}
+			if h.OK && h.Restarted {
+				details += "; services restarted"
 			}
 			if h.Attempts > 1 {
 				details += fmt.Sprintf(" (%d attempts)", h.Attempts)
