@@ -3,7 +3,8 @@
 //
 // Run without arguments it is the action (inputs from INPUT_* variables).
 // `sops-deploy-action demo` runs the same deploy path against an embedded
-// SSH server; see the README.
+// SSH server; see the README. `sops-deploy-action lint [PATH…]` checks
+// .sops.yaml and the sops files without a key (internal/lintcmd).
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 
 	"github.com/productgalaxy/sops-deploy-action/internal/action"
 	"github.com/productgalaxy/sops-deploy-action/internal/demo"
+	"github.com/productgalaxy/sops-deploy-action/internal/lintcmd"
 )
 
 // fixtures are the demo's test-only inputs.
@@ -47,6 +49,9 @@ func realMain(ctx context.Context, args []string) error {
 			return err
 		}
 		return nil
+	}
+	if len(args) > 0 && args[0] == "lint" {
+		return lintcmd.Run(".", args[1:], os.Stdout, os.Stderr)
 	}
 	if len(args) > 0 {
 		err := fmt.Errorf("unknown command %q; run without arguments as the action, or `demo`", args[0])
