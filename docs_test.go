@@ -169,6 +169,22 @@ func TestReadmeInputsTableMatchesActionYML(t *testing.T) {
 	}
 }
 
+// TestActionYMLHasNoExpression: the runner evaluates ${{ }} in action.yml
+// too, input descriptions included, and refuses to load an action whose
+// metadata names secrets, vars or github there.
+func TestActionYMLHasNoExpression(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "${{") {
+			t.Errorf("action.yml line %d holds an expression (${{); write secrets.NAME as plain words: %s", i+1, l)
+		}
+	}
+}
+
 func TestReadmeOutputsTableMatchesActionYML(t *testing.T) {
 	t.Parallel()
 	a := loadAction(t)

@@ -205,3 +205,54 @@ func TestLintCLIPaths(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestLintAction runs operation lint as the runner would, on each case:
+// one annotation per finding on its file and line, the exit code, a summary
+// row per file, and no value anywhere.
+func TestLintAction(t *testing.T) {
+	t.Parallel()
+	for _, c := range lintCases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunner(t)
+			c.layOut(t, r.workspace)
+			r.inputs["operation"] = "lint"
+			r.inputs["max_age"] = c.maxAge
+			if c.maxAge == "" {
+				r.inputs["max_age"] = "0"
+			}
+			res := r.run()
+			if res.code != c.code {
+				t.Errorf("exit code %d, want %d\n%s%s", res.code, c.code, res.stdout, res.stderr)
+			}
+			var annotations []string
+			for _, l := range strings.Split(res.stdout, "\n") {
+				if strings.HasPrefix(l, "::error ") || strings.HasPrefix(l, "::warning ") || strings.HasPrefix(l, "::notice ") {
+					annotations = append(annotations, l)
+				}
+			}
+			if len(annotations) != len(c.want) {
+				t.Fatalf("got %d annotations, want %d:\n%s", len(annotations), len(c.want), res.stdout)
+			}
+			for i, w := range c.want {
+				prefix := "::" + w.sev + " file=" + w.file + ",line=" + itoa(w.line) + ",title="
+				if !strings.HasPrefix(annotations[i], prefix) {
+					t.Errorf("annotation %d is %q; want it to start with %q", i, annotations[i], prefix)
+				}
+				for _, word := range w.words {
+					if !strings.Contains(annotations[i], word) {
+						t.Errorf("annotation %d lacks %q: %s", i, word, annotations[i])
+					}
+				}
+				if !strings.Contains(res.summary, "| `"+w.file+"` |") {
+					t.Errorf("summary has no row for %s:\n%s", w.file, res.summary)
+				}
+			}
+			for _, v := range c.canaries(t) {
+				if strings.Contains(res.all(), v) {
+					t.Errorf("the value %s was printed:\n%s", v, res.all())
+				}
+			}
+		})
+	}
+}
