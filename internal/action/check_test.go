@@ -69,7 +69,7 @@ func TestLintAnnotations(t *testing.T) {
 	for _, want := range []string{
 		"::error file=.sops.yaml,line=4,title=lookahead in encrypted_regex (the seed runbook's trap)::creation rule 1 of .sops.yaml: encrypted_regex \"^(?!sops_).*\" uses a lookahead",
 		"::error file=" + stagingPath + ",line=2,title=values in plaintext (the seed runbook's lookahead trap)::4 value(s) are in plaintext",
-		"they are in git history now and must be rotated; fix: rotate every listed value",
+		"once committed (as on a pull request) they are in git history and must be rotated; fix: rotate every listed value",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)

@@ -92,7 +92,7 @@ func (l *linter) fileError(p string, loc *locator, err error) {
 		if strings.Contains(pe.Reason, "RE2") {
 			f.Title = "values in plaintext (the seed runbook's lookahead trap)"
 		}
-		f.Message = fmt.Sprintf("%d value(s) are in plaintext in a file that claims to be sops-encrypted: %s (%s); they are in git history now and must be rotated",
+		f.Message = fmt.Sprintf("%d value(s) are in plaintext in a file that claims to be sops-encrypted: %s (%s); once committed (as on a pull request) they are in git history and must be rotated",
 			len(pe.Keys), nameList(pe.Keys), pe.Reason)
 		f.Hint = rotateHint
 	case errors.As(err, &ue):
