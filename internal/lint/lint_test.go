@@ -34,7 +34,7 @@ func lastModified(t *testing.T, name string) time.Time {
 	return lm
 }
 
-func fixture(t *testing.T, rel string) []byte {
+func fixture(t testing.TB, rel string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", rel))
 	if err != nil {
@@ -353,5 +353,24 @@ func TestParseMaxAge(t *testing.T) {
 	}
 	if got, want := FormatMaxAge(DefaultMaxAge), "90d"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestOtherStoresLines checks the lines of findings in sops JSON and dotenv
+// files (one value replaced by plaintext, as by hand).
+func TestOtherStoresLines(t *testing.T) {
+	t.Parallel()
+	jsonData := regexp.MustCompile(`"token": "ENC\[[^"]*"`).ReplaceAllString(string(fixture(t, "files/good.enc.json")), `"token": "CNRYLINTjsonline0001"`)
+	envData := regexp.MustCompile(`(?m)^DOCS_API_TOKEN=ENC\[.*$`).ReplaceAllString(string(fixture(t, "files/good.enc.env")), "DOCS_API_TOKEN=CNRYLINTenvline00001")
+	res := lintRepo(t, repo(t, "good", map[string]string{
+		"secrets/staging/a.enc.json": "raw:" + jsonData,
+		"secrets/staging/a.enc.env":  "raw:" + envData,
+	}))
+	expect(t, res,
+		want{"secrets/staging/a.enc.env", 2, Error, []string{`"DOCS_API_TOKEN"`}},
+		want{"secrets/staging/a.enc.json", 4, Error, []string{`"nested.token"`}},
+	)
+	if strings.Contains(dump(res), "CNRYLINT") {
+		t.Errorf("a value was printed:\n%s", dump(res))
 	}
 }

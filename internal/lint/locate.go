@@ -9,16 +9,27 @@ import (
 
 // locator finds the line of a key or a sops metadata field in a file, for
 // annotations. It reads only positions and key names. Unknown places are
-// line 1.
+// line 1. It parses the file only when a finding asks for a line.
 type locator struct {
-	lines []string
-	keys  map[string]int // key path (as secrets names it) → line
-	metas map[string]int // "sops", "age", "lastmodified", "mac" → line
+	data   []byte
+	format string
+	lines  []string
+	keys   map[string]int // key path (as secrets names it) → line
+	metas  map[string]int // "sops", "age", "lastmodified", "mac" → line
 }
 
 func newLocator(data []byte, format string) *locator {
-	l := &locator{lines: strings.Split(string(data), "\n"), keys: map[string]int{}, metas: map[string]int{}}
-	if format == "dotenv" {
+	return &locator{data: data, format: format}
+}
+
+// parse fills the maps on first use.
+func (l *locator) parse() *locator {
+	if l.keys != nil {
+		return l
+	}
+	data := l.data
+	l.lines, l.keys, l.metas = strings.Split(string(data), "\n"), map[string]int{}, map[string]int{}
+	if l.format == "dotenv" {
 		l.dotenv()
 		return l
 	}
@@ -94,10 +105,10 @@ func (l *locator) dotenv() {
 	}
 }
 
-func (l *locator) key(path string) int { return max(l.keys[path], 1) }
+func (l *locator) key(path string) int { return max(l.parse().keys[path], 1) }
 
 func (l *locator) meta(name string) int {
-	if n := l.metas[name]; n > 0 {
+	if n := l.parse().metas[name]; n > 0 {
 		return n
 	}
 	return max(l.metas["sops"], 1)
@@ -105,7 +116,7 @@ func (l *locator) meta(name string) int {
 
 // recipient returns the line that names an age recipient (a public key).
 func (l *locator) recipient(r string) int {
-	for i, s := range l.lines {
+	for i, s := range l.parse().lines {
 		if strings.Contains(s, r) {
 			return i + 1
 		}
