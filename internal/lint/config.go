@@ -30,6 +30,8 @@ type rule struct {
 	pathRE     *regexp.Regexp // nil when path_regex is empty or invalid
 	pathBroken bool           // path_regex does not compile: sops refuses the rule
 	age        []recipient
+	crypt      secrets.Rules // which values the rule encrypts
+	cryptBad   bool          // one of its regexes does not compile
 }
 
 type recipient struct {
@@ -129,6 +131,7 @@ func (l *linter) checkRule(index int, n *yaml.Node) rule {
 		}
 		if slices.Contains(cryptRules, k.Value) && v.Value != "" {
 			crypt = append(crypt, k.Value)
+			r.setCrypt(k.Value, v.Value)
 		}
 	}
 	if len(crypt) > 1 {
@@ -137,6 +140,20 @@ func (l *linter) checkRule(index int, n *yaml.Node) rule {
 			Hint:    "keep one: `unencrypted_regex: ^sops_`, or none (sops then encrypts every value)"})
 	}
 	return r
+}
+
+// setCrypt records one of the rule's encryption choices.
+func (r *rule) setCrypt(field, value string) {
+	if strings.HasSuffix(field, "_regex") {
+		if _, err := regexp.Compile(value); err != nil {
+			r.cryptBad = true
+		}
+	}
+	*map[string]*string{
+		"unencrypted_suffix": &r.crypt.UnencryptedSuffix, "encrypted_suffix": &r.crypt.EncryptedSuffix,
+		"unencrypted_regex": &r.crypt.UnencryptedRegex, "encrypted_regex": &r.crypt.EncryptedRegex,
+		"unencrypted_comment_regex": &r.crypt.UnencryptedCommentRegex, "encrypted_comment_regex": &r.crypt.EncryptedCommentRegex,
+	}[field] = value
 }
 
 // checkRegex compiles a rule's regular expression as sops does (Go's

@@ -11,6 +11,9 @@ import (
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 )
 
+// formats maps formatOf's names to secrets' formats.
+var formats = map[string]secrets.Format{"yaml": secrets.FormatYAML, "json": secrets.FormatJSON, "dotenv": secrets.FormatDotenv}
+
 // maxKeysNamed bounds the key names one finding lists.
 const maxKeysNamed = 20
 
@@ -33,7 +36,7 @@ func (l *linter) checkFile(p string) {
 		return
 	}
 	loc := newLocator(data, file.Format)
-	info, err := secrets.Inspect(data, map[string]secrets.Format{"yaml": secrets.FormatYAML, "json": secrets.FormatJSON, "dotenv": secrets.FormatDotenv}[file.Format])
+	info, err := secrets.Inspect(data, formats[file.Format])
 	if err != nil {
 		l.fileError(p, loc, err)
 		file.Format = ""
@@ -50,7 +53,39 @@ func (l *linter) checkFile(p string) {
 			"re-encrypt the file with sops (sops edit, then save)")
 	}
 	l.checkRecipients(p, loc, info, file)
+	l.checkDrift(p, loc, data, info)
 	l.checkAge(p, loc, info)
+}
+
+// checkDrift finds values the file's own rules leave in plaintext that its
+// creation rule in .sops.yaml would encrypt: the file was made under other
+// rules (an older .sops.yaml, or command-line flags). sops' rule walk
+// decides both.
+func (l *linter) checkDrift(p string, loc *locator, data []byte, info *secrets.Inspection) {
+	if l.cfg == nil {
+		return
+	}
+	r, ok := l.cfg.ruleFor(p)
+	if !ok || r.cryptBad {
+		return
+	}
+	under, err := secrets.EncryptedUnder(data, formats[formatOf(p)], r.crypt)
+	if err != nil || len(under) != len(info.Keys) {
+		return
+	}
+	var drift []string
+	for i, k := range info.Keys {
+		if !k.Encrypted && under[i].Encrypted && under[i].Path == k.Path {
+			drift = append(drift, k.Path)
+		}
+	}
+	if len(drift) == 0 {
+		return
+	}
+	l.add(Finding{File: p, Line: loc.key(drift[0]), Severity: Warning, Title: "plaintext by older rules",
+		Message: fmt.Sprintf("%d value(s) are left in plaintext by the file's own sops rules, but creation rule %d of .sops.yaml (line %d) would encrypt them: %s",
+			len(drift), r.index, r.line, nameList(drift)),
+		Hint: fmt.Sprintf("if they are secrets, rotate them (they are in git history) and re-encrypt the file under the current rules: `sops decrypt --in-place %s && sops encrypt --in-place %s`", p, p)})
 }
 
 // read reads p, bounded by secrets.MaxFileSize.

@@ -374,3 +374,31 @@ func TestOtherStoresLines(t *testing.T) {
 		t.Errorf("a value was printed:\n%s", dump(res))
 	}
 }
+
+// TestPlaintextByOlderRules: values a file's own rules leave in plaintext
+// but its creation rule would encrypt are a warning. The files come from
+// ../../testdata (made by sops with --unencrypted-suffix _unencrypted and
+// --unencrypted-regex ^public_).
+func TestPlaintextByOlderRules(t *testing.T) {
+	t.Parallel()
+	root := func(rel string) string {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "raw:" + string(b)
+	}
+	res := lintRepo(t, repo(t, "good", map[string]string{
+		"secrets/staging/suffix.enc.yaml": root("unencsuffix/galaxy.enc.yaml"),
+		"secrets/staging/regex.enc.yaml":  root("unencregex/galaxy.enc.yaml"),
+	}))
+	expect(t, res,
+		want{"secrets/staging/regex.enc.yaml", 2, Warning, []string{"1 value(s) are left in plaintext by the file's own sops rules", "creation rule 1", `"public_url"`, "re-encrypt"}},
+		want{"secrets/staging/suffix.enc.yaml", 3, Warning, []string{`"region_unencrypted"`}},
+	)
+	// A rule with no encryption choice is sops' default, the _unencrypted suffix.
+	r := recipients(t)
+	cfg := "creation_rules:\n  - path_regex: ^secrets/\n    age: " + r["a"] + "\n"
+	fsys := fstest.MapFS{ConfigFile: {Data: []byte(cfg)}, "secrets/s.enc.yaml": {Data: []byte(strings.TrimPrefix(root("unencsuffix/galaxy.enc.yaml"), "raw:"))}}
+	expect(t, lintRepo(t, fsys))
+}

@@ -175,3 +175,39 @@ func metadataError(err error) error {
 	return &FileError{Problem: "has a sops metadata block that sops cannot read",
 		Hint: "re-encrypt the file with sops encrypt, or restore the sops: block from git"}
 }
+
+// Rules are sops' choices of which values to encrypt, as a creation rule of
+// .sops.yaml states them. Empty fields are unset.
+type Rules struct {
+	UnencryptedSuffix, EncryptedSuffix             string
+	UnencryptedRegex, EncryptedRegex               string
+	UnencryptedCommentRegex, EncryptedCommentRegex string
+}
+
+// EncryptedUnder reports, for each value of the file in Inspect's order,
+// whether sops would encrypt it under rules instead of the file's own: the
+// same rule walk, with the rules sops applies when it creates a file (the
+// _unencrypted suffix when no rule is set). It reads key names only.
+func EncryptedUnder(data []byte, f Format, rules Rules) ([]KeyInfo, error) {
+	quietSops()
+	tree, err := loadFormat(data, f)
+	if err != nil {
+		return nil, err
+	}
+	if rules == (Rules{}) {
+		rules.UnencryptedSuffix = sops.DefaultUnencryptedSuffix
+	}
+	md := &tree.Metadata
+	md.UnencryptedSuffix, md.EncryptedSuffix = rules.UnencryptedSuffix, rules.EncryptedSuffix
+	md.UnencryptedRegex, md.EncryptedRegex = rules.UnencryptedRegex, rules.EncryptedRegex
+	md.UnencryptedCommentRegex, md.EncryptedCommentRegex = rules.UnencryptedCommentRegex, rules.EncryptedCommentRegex
+	would, err := classify(tree)
+	if err != nil {
+		return nil, err
+	}
+	var out []KeyInfo
+	walkLeaves(tree.Branches[0], func(path, _ string, _ any) {
+		out = append(out, KeyInfo{Path: path, Encrypted: would[len(out)]})
+	})
+	return out, nil
+}

@@ -98,3 +98,31 @@ func TestInspectOtherStores(t *testing.T) {
 		}
 	}
 }
+
+func TestEncryptedUnder(t *testing.T) {
+	t.Parallel()
+	data := td(t, "staging/galaxy.enc.yaml")
+	for _, tc := range []struct {
+		rules Rules
+		want  int // values encrypted
+	}{
+		{Rules{}, 9},
+		{Rules{EncryptedRegex: "^database_url$"}, 1},
+		{Rules{UnencryptedRegex: "^b2_"}, 7},
+		{Rules{EncryptedSuffix: "_key"}, 2}, // oauth_signing_key, b2_application_key
+	} {
+		keys, err := EncryptedUnder(data, FormatYAML, tc.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, k := range keys {
+			if k.Encrypted {
+				n++
+			}
+		}
+		if n != tc.want || len(keys) != 9 {
+			t.Errorf("%+v: %d of %d encrypted, want %d of 9", tc.rules, n, len(keys), tc.want)
+		}
+	}
+}
