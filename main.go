@@ -3,6 +3,8 @@
 //
 // Run without arguments it is the action (inputs from INPUT_* variables).
 // The demo is its own command, `go run ./cmd/demo`; see the README.
+// `sops-deploy-action lint [PATH…]` checks .sops.yaml and the sops files
+// without a key (internal/lintcmd).
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/action"
+	"github.com/productgalaxy/sops-deploy-action/internal/lintcmd"
 )
 
 func main() {
@@ -27,6 +30,9 @@ func main() {
 }
 
 func realMain(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "lint" {
+		return lintcmd.Run(".", args[1:], os.Stdout, os.Stderr)
+	}
 	if len(args) > 0 {
 		err := fmt.Errorf("unknown command %q; run without arguments as the action (the demo is `go run ./cmd/demo`)", args[0])
 		fmt.Fprintln(os.Stderr, err)

@@ -321,10 +321,22 @@ func TestWorkflowActionsPinnedBySHA(t *testing.T) {
 	}
 }
 
+// deploys reports whether a step of the job runs this action to deploy or
+// roll back (not lint or verify, which change nothing).
+func (j wfJob) deploys() bool {
+	for _, s := range j.steps {
+		if op := s.with["operation"]; s.usesThisAction() && (op == "" || op == "deploy" || op == "rollback") {
+			return true
+		}
+	}
+	return false
+}
+
 // TestWorkflowsPermissionsAndConcurrency checks that every workflow states
-// its token permissions, and that each example deploy has least
-// permissions and a concurrency group that never cancels a running deploy,
-// one group per environment (a rollback shares its deploy's group).
+// its token permissions, and that each example has least permissions; and
+// that each example deploy has a concurrency group that never cancels a
+// running deploy, one group per environment (a rollback shares its
+// deploy's group). A check (lint, verify) may be cancelled.
 func TestWorkflowsPermissionsAndConcurrency(t *testing.T) {
 	t.Parallel()
 	groups := map[string]map[string][]string{} // environment -> group -> files
@@ -353,16 +365,20 @@ func TestWorkflowsPermissionsAndConcurrency(t *testing.T) {
 			}
 		}
 
+		deploys := slices.ContainsFunc(wf.jobs, wfJob.deploys)
 		conc := mapGet(wf.root, "concurrency")
 		if conc == nil || conc.Kind != yaml.MappingNode || mapGet(conc, "group") == nil {
 			t.Errorf("%s: no top-level concurrency: block with a group", wf.path)
 			continue
 		}
-		if c := mapGet(conc, "cancel-in-progress"); c != nil && c.Value != "false" {
+		if c := mapGet(conc, "cancel-in-progress"); deploys && c != nil && c.Value != "false" {
 			t.Errorf("%s: concurrency cancel-in-progress is %s; a deploy must not be cancelled by the next one", wf.path, c.Value)
 		}
 		group := mapGet(conc, "group").Value
 		for _, j := range wf.jobs {
+			if !j.deploys() {
+				continue
+			}
 			if j.environment == "" {
 				t.Errorf("%s: job %q has no environment; secrets and approvals live on the environment", wf.path, j.id)
 				continue

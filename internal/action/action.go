@@ -48,6 +48,9 @@ const DefaultBackoff = time.Second
 // ::error:: line per failure and returns a non-nil error; the caller only
 // sets the exit code.
 func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
+	if isCheck(gha) {
+		return runCheck(ctx, gha, opts) // lint or verify: no host (check.go)
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -133,7 +136,7 @@ func (r *run) main(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.sum.Operation, r.sum.Env, r.sum.RemotePath = cfg.Operation, cfg.Env, cfg.RemotePath
+	r.sum.Operation, r.sum.Env, r.sum.RemotePath = string(cfg.Operation), cfg.Env, cfg.RemotePath
 
 	var ids secrets.Identities
 	if cfg.Operation == "deploy" {

@@ -174,14 +174,21 @@ func RepoRoot(t testing.TB) string {
 // (tests, other commands) does not force a rebuild.
 func ContextHash(t testing.TB, root string) string {
 	t.Helper()
+	return contextHash(t, root, ".", "Dockerfile")
+}
+
+// contextHash digests dockerfile, .dockerignore, go.mod, go.sum and the
+// Go files of this module's packages that pkg imports.
+func contextHash(t testing.TB, root, pkg, dockerfile string) string {
+	t.Helper()
 	cmd := exec.Command("go", "list", "-deps", "-f", `{{if and .Module .Module.Main}}{{range .GoFiles}}{{$.Dir}}/{{.}}
-{{end}}{{end}}`, ".")
+{{end}}{{end}}`, pkg)
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
 	}
-	files := []string{"Dockerfile", ".dockerignore", "go.mod", "go.sum"}
+	files := []string{dockerfile, ".dockerignore", "go.mod", "go.sum"}
 	for _, f := range strings.Fields(string(out)) {
 		rel, err := filepath.Rel(root, f)
 		if err != nil {
@@ -231,6 +238,22 @@ func (e *Engine) ActionImage(t testing.TB) string {
 	e.ensureGoImageLocked(t)
 	d := e.Build(t, root, tag, true)
 	t.Logf("built %s with BuildKit in %s", tag, d.Round(time.Second))
+	return tag
+}
+
+// SecretsEnvImage returns the image of cmd/secrets-env for this tree,
+// built with BuildKit from cmd/secrets-env/Dockerfile unless it exists.
+func (e *Engine) SecretsEnvImage(t testing.TB) string {
+	t.Helper()
+	root := RepoRoot(t)
+	const dockerfile = "cmd/secrets-env/Dockerfile"
+	tag := "sops-deploy-test/secrets-env:" + contextHash(t, root, "./cmd/secrets-env", dockerfile)
+	unlock := Lock(t)
+	defer unlock()
+	if !e.HasImage(tag) {
+		e.ensureGoImageLocked(t)
+		e.Build(t, root, tag, true, "-f", filepath.Join(root, dockerfile))
+	}
 	return tag
 }
 

@@ -28,7 +28,7 @@ var SecretInputs = []string{"age_key", "ssh_key", "ssh_key_passphrase"}
 
 // Config is the validated set of inputs.
 type Config struct {
-	Operation        string // "deploy" or "rollback"
+	Operation        Operation
 	Env              string
 	AgeKey           secrets.String
 	Hosts            []Host
@@ -50,6 +50,8 @@ type Config struct {
 	Parallel         int
 	Jump             *Host // bastion, or nil
 	JumpUser         string
+	CompareFile      string        // verify: the file to compare key names with, or ""
+	MaxAge           time.Duration // lint: the oldest lastmodified without a warning; 0 is off
 	// RestartCommand runs on each host whose file this run changed, after
 	// the install is verified; empty means none.
 	RestartCommand string
@@ -105,13 +107,12 @@ func Load(get func(name string) string) (*Config, error) {
 		KnownHosts:       get("known_hosts"),
 	}
 
-	c.Operation = get("operation")
-	switch c.Operation {
-	case "":
-		c.Operation = "deploy"
-	case "deploy", "rollback":
-	default:
-		return nil, &Error{"operation", fmt.Sprintf("%q is not an operation", c.Operation), "use deploy (the default) or rollback"}
+	var err error
+	if c.Operation, err = parseOperation(get("operation")); err != nil {
+		return nil, err
+	}
+	if c.Operation == Lint {
+		return c.loadLint(get)
 	}
 	c.Env = get("env")
 	switch {
@@ -119,6 +120,9 @@ func Load(get func(name string) string) (*Config, error) {
 		return nil, &Error{"env", "is required", "set env to the environment name, e.g. env: staging"}
 	case !envRE.MatchString(c.Env):
 		return nil, &Error{"env", fmt.Sprintf("%q is not a valid environment name", c.Env), "use lower-case letters, digits, - and _ (it names the directory secrets/<env>/)"}
+	}
+	if c.Operation == Verify {
+		return c.loadVerify(get)
 	}
 	if c.AgeKey.Len() == 0 && c.Operation == "deploy" {
 		return nil, &Error{"age_key", "is required", "set age_key: ${{ secrets.SOPS_AGE_KEY_<ENV> }}; check that the secret exists in this repository or environment"}
@@ -175,21 +179,14 @@ func Load(get func(name string) string) (*Config, error) {
 	case c.KnownHosts == "" && fps == "":
 		return nil, &Error{"known_hosts", "is empty, and so is host_fingerprint: host keys are always checked, so one is required", fmt.Sprintf("run `ssh-keyscan -p %d %s` from a trusted network and store its output in a variable passed as known_hosts", c.Hosts[0].Port, c.Hosts[0].Name)}
 	case fps != "":
-		var err error
 		if c.HostFingerprints, err = parseFingerprints(fps); err != nil {
 			return nil, err
 		}
 	}
 
-	c.File = get("file")
-	if c.File == "" {
-		c.File = "secrets/" + c.Env + "/galaxy.enc.yaml"
+	if c.File, err = workspacePath(get, "file", "secrets/"+c.Env+"/galaxy.enc.yaml"); err != nil {
+		return nil, err
 	}
-	clean := path.Clean(strings.TrimPrefix(c.File, "./"))
-	if !fs.ValidPath(clean) || clean == "." || strings.Contains(c.File, "\\") {
-		return nil, &Error{"file", fmt.Sprintf("%q is not a path inside the workspace", c.File), "give a relative path such as secrets/staging/galaxy.enc.yaml, without .. or a leading /"}
-	}
-	c.File = clean
 
 	c.RemotePath = get("remote_path")
 	if c.RemotePath == "" {
@@ -198,6 +195,32 @@ func Load(get func(name string) string) (*Config, error) {
 	if !path.IsAbs(c.RemotePath) || path.Clean(c.RemotePath) != c.RemotePath || c.RemotePath == "/" || strings.ContainsAny(c.RemotePath, "\x00\n\r") {
 		return nil, &Error{"remote_path", fmt.Sprintf("%q is not a clean absolute file path", c.RemotePath), "give an absolute path such as /etc/galaxy/secrets/galaxy.yaml"}
 	}
+	if c.RequiredKeys, err = requiredKeys(get); err != nil {
+		return nil, err
+	}
+	if err := c.loadHostSide(get); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// workspacePath reads an input that names a file in the workspace; def is
+// used when it is empty.
+func workspacePath(get func(string) string, name, def string) (string, error) {
+	p := get(name)
+	if p == "" {
+		p = def
+	}
+	clean := path.Clean(strings.TrimPrefix(p, "./"))
+	if !fs.ValidPath(clean) || clean == "." || strings.Contains(p, "\\") {
+		return "", &Error{name, fmt.Sprintf("%q is not a path inside the workspace", p), "give a relative path such as secrets/staging/galaxy.enc.yaml, without .. or a leading /"}
+	}
+	return clean, nil
+}
+
+// requiredKeys reads the required_keys input.
+func requiredKeys(get func(string) string) ([]string, error) {
+	var out []string
 	for _, k := range strings.FieldsFunc(get("required_keys"), func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
 		k = strings.TrimSpace(k)
 		if k == "" {
@@ -206,12 +229,9 @@ func Load(get func(name string) string) (*Config, error) {
 		if strings.ContainsAny(k, " \t") {
 			return nil, &Error{"required_keys", fmt.Sprintf("%q is not a key name", k), "separate key names with commas or new lines"}
 		}
-		c.RequiredKeys = append(c.RequiredKeys, k)
+		out = append(out, k)
 	}
-	if err := c.loadHostSide(get); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return out, nil
 }
 
 var modeRE = regexp.MustCompile(`^0?[0-7]{3}$`)

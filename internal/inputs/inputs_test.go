@@ -110,7 +110,7 @@ func TestLoadDefaults(t *testing.T) {
 	if got, want := c.Hosts, []Host{{Name: "vps.example.com", Port: 22}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Hosts: got %+v, want %+v", got, want)
 	}
-	if got, want := c.Operation, "deploy"; got != want {
+	if got, want := c.Operation, Deploy; got != want {
 		t.Errorf("Operation: got %q, want %q", got, want)
 	}
 	if got, want := c.FileMode, fs.FileMode(0o600); got != want {
@@ -736,7 +736,7 @@ func TestLoadOperation(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		op, ageKey string
-		want       string // "" means an error
+		want       Operation // "" means an error
 		wantInput  string
 	}{
 		{op: "", ageKey: testAgeKey, want: "deploy"},

@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"filippo.io/age"
 	"github.com/getsops/sops/v3"
 	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
@@ -88,43 +87,12 @@ func quietSops() {
 // wrong or when values that should be encrypted are in plaintext.
 func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 	quietSops()
-	doc, err := checkShape(encrypted)
+	p, err := prepare(encrypted, FormatYAML)
 	if err != nil {
 		return nil, err
 	}
-	tree, err := loadTree(doc)
-	if err != nil {
-		if errors.Is(err, sops.MetadataNotFound) {
-			return nil, errNotEncrypted()
-		}
-		// The text of err is not passed on: it may quote parts of the file.
-		return nil, &FileError{Problem: "has a sops metadata block that sops cannot read",
-			Hint: "re-encrypt the file with sops encrypt, or restore the sops: block from git"}
-	}
-	ageKeys, err := ageMasterKeys(tree.Metadata)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{LastModified: tree.Metadata.LastModified}
-	for _, k := range ageKeys {
-		// The recipient strings are not covered by the MAC and are printed:
-		// accept only real age public keys.
-		if _, err := age.ParseX25519Recipient(k.Recipient); err != nil {
-			if _, err := age.ParseHybridRecipient(k.Recipient); err != nil {
-				return nil, &FileError{Problem: "lists an age recipient that is not an age public key: its sops: age block was edited",
-					Hint: "restore the file from git, or re-encrypt it with sops"}
-			}
-		}
-		res.Recipients = append(res.Recipients, k.Recipient)
-	}
-
-	wouldDecrypt, err := classify(tree)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPlaintext(tree, wouldDecrypt); err != nil {
-		return nil, err
-	}
+	tree, ageKeys, wouldDecrypt := p.tree, p.ageKeys, p.wouldDecrypt
+	res := &Result{LastModified: tree.Metadata.LastModified, Recipients: p.recipients}
 
 	dataKey, err := dataKey(ageKeys, ids, res.Recipients)
 	if err != nil {
@@ -162,7 +130,7 @@ func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 }
 
 func errNotEncrypted() error {
-	return &FileError{Problem: "has no sops metadata block: it is not a sops-encrypted file",
+	return &FileError{cause: ErrNotEncrypted, Problem: "has no sops metadata block: it is not a sops-encrypted file",
 		Hint: "encrypt it with `sops encrypt --in-place <file>`; if it was ever committed with real values, they are in git history: rotate them"}
 }
 

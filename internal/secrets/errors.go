@@ -1,6 +1,7 @@
 package secrets
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -10,7 +11,15 @@ type FileError struct {
 	Line    int // 1-based line, 0 if unknown
 	Problem string
 	Hint    string
+	cause   error // ErrNotEncrypted, or nil
 }
+
+// ErrNotEncrypted is wrapped by the *FileError for a file that has no sops
+// metadata at all: test for it with errors.Is.
+var ErrNotEncrypted = errors.New("not a sops-encrypted file")
+
+// Unwrap returns ErrNotEncrypted for a file with no sops metadata, else nil.
+func (e *FileError) Unwrap() error { return e.cause }
 
 func (e *FileError) Error() string {
 	if e.Line > 0 {
