@@ -500,6 +500,21 @@ func TestUnwritableFileCommands(t *testing.T) {
 			}
 		})
 	}
+	t.Run("lint", func(t *testing.T) {
+		t.Parallel()
+		r := newRunner(t)
+		r.inputs["operation"] = "lint"
+		r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
+		bad := filepath.Join(t.TempDir(), "no-such-dir", "summary")
+		r.extraEnv = append(r.extraEnv, "GITHUB_STEP_SUMMARY="+bad)
+		res := r.run()
+		if res.code != 1 || strings.Contains(res.stderr, "panic") {
+			t.Errorf("exit code %d, want 1 without a panic:\n%s", res.code, res.all())
+		}
+		if errs := errorLines(res.stdout); len(errs) != 1 || !strings.Contains(errs[0], "GITHUB_STEP_SUMMARY") || !strings.Contains(errs[0], bad) {
+			t.Errorf("want one error naming GITHUB_STEP_SUMMARY and the file:\n%s", res.stdout)
+		}
+	})
 	t.Run("before any host", func(t *testing.T) {
 		t.Parallel()
 		r := newRunner(t)

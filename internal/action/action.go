@@ -87,6 +87,9 @@ type run struct {
 	start time.Time
 	debug bool
 	sum   report.Summary
+	// fileErr is a file command that could not be written (lint and
+	// verify), already printed.
+	fileErr error
 }
 
 // fail prints err as one ::error:: line and returns that line.

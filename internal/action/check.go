@@ -51,17 +51,28 @@ func runCheck(_ context.Context, gha *githubactions.Action, opts Options) error 
 		} else {
 			r.addSummary(report.VerifyMarkdown(report.Verify{Env: gha.GetInput("env"), Error: line}))
 		}
+		if r.fileErr != nil {
+			return errors.Join(err, r.fileErr)
+		}
 		return err
 	}
 	if cfg.Operation == inputs.Lint {
-		return r.lint(cfg)
+		err = r.lint(cfg)
+	} else {
+		err = r.verify(cfg)
 	}
-	return r.verify(cfg)
+	if err == nil {
+		err = r.fileErr
+	}
+	return err
 }
 
+// addSummary appends md to the step summary. A summary that cannot be
+// written is one ::error:: line, remembered so the run fails.
 func (r *run) addSummary(md string) {
-	if r.gha.Getenv("GITHUB_STEP_SUMMARY") != "" {
-		r.gha.AddStepSummary(md)
+	if err := r.appendFileCommand("GITHUB_STEP_SUMMARY", "the step summary", md+"\n"); err != nil {
+		r.fail(err)
+		r.fileErr = err
 	}
 }
 
