@@ -84,6 +84,25 @@ func TestRestartCommand(t *testing.T) {
 			t.Errorf("a failed restart was retried:\n%s", res.stdout)
 		}
 	})
+
+	t.Run("rollback hides the output", func(t *testing.T) {
+		r.inputs["operation"] = "rollback"
+		r.inputs["restart_command"] = "echo rolled >> " + marks + "; echo printed-by-the-host-on-rollback"
+		before := countLines(t, marks)
+		res := r.run()
+		if res.code != 0 {
+			t.Fatalf("exit %d\n%s", res.code, res.stdout)
+		}
+		if countLines(t, marks) != before+1 {
+			t.Errorf("restart_command did not run once on the rollback")
+		}
+		if strings.Contains(res.all(), "printed-by-the-host-on-rollback") {
+			t.Errorf("a rollback printed the host's output, which no mask covers")
+		}
+		if !strings.Contains(res.stdout, "not shown on a rollback") {
+			t.Errorf("the log does not say the output is hidden:\n%s", res.stdout)
+		}
+	})
 }
 
 // TestRestartCommandSFTPOnly: an account that runs no commands is refused

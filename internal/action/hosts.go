@@ -68,7 +68,7 @@ func (r *run) fanOut(ctx context.Context, d *hostDeployer) []report.Host {
 			res.OK = true
 			what := "installed"
 			switch {
-			case d.cfg.Operation == "rollback":
+			case d.cfg.Operation == inputs.Rollback:
 				what = "rolled back"
 			case !res.Changed:
 				what = "unchanged (identical content, mode and owner already in place)"
@@ -143,7 +143,7 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host
 		}
 	}
 	var inst *remote.Installed
-	if d.cfg.Operation == "rollback" {
+	if d.cfg.Operation == inputs.Rollback {
 		inst, err = conn.Rollback(d.cfg.RemotePath)
 	} else {
 		inst, err = conn.Install(remote.Spec{
@@ -162,9 +162,18 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host
 		return nil
 	}
 	*out, err = conn.Run(ctx, target, d.cfg.RestartCommand)
+	rollback := d.cfg.Operation == inputs.Rollback
+	if rollback {
+		// A rollback decrypts nothing, so no value is masked: what the
+		// command prints could hold one. Show none of it.
+		*out = remote.CommandOutput{Hidden: true}
+	}
 	var ce *remote.CommandError
 	if errors.As(err, &ce) {
-		return &RestartError{Err: ce}
+		if rollback {
+			ce.Stderr = nil
+		}
+		return &RestartError{Err: ce, Rollback: rollback}
 	}
 	if err != nil {
 		// The connection broke under the command: retried, and a retry
@@ -175,11 +184,17 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host
 	return nil
 }
 
-// RestartError says restart_command failed after the new file was
-// installed and verified.
-type RestartError struct{ Err error }
+// RestartError says restart_command failed after the new file (or, for a
+// rollback, the previous one) was installed and verified.
+type RestartError struct {
+	Err      error
+	Rollback bool
+}
 
 func (e *RestartError) Error() string {
+	if e.Rollback {
+		return "the previous secrets are back in place and verified, but " + e.Err.Error() + "; the services still use the ones rolled back from"
+	}
 	return "the new secrets are installed and verified, but " + e.Err.Error() + "; the services still use the old ones"
 }
 
@@ -192,8 +207,13 @@ func (e *RestartError) Hint() string {
 
 // printRestartOutput prints what restart_command printed on a host, line
 // by line behind the host's label: text from the host can then never
-// start a workflow command, and every secret value was masked before.
+// start a workflow command. On a deploy every value was masked before;
+// a rollback masks none, so its output is hidden.
 func (r *run) printRestartOutput(label string, out remote.CommandOutput) {
+	if out.Hidden {
+		r.plainf("%s: restart_command's output is not shown on a rollback (nothing was decrypted, so no value in it could be masked)", label)
+		return
+	}
 	if out.Truncated {
 		r.plainf("%s: restart_command printed more than the log keeps; its last part:", label)
 	}

@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -310,8 +311,8 @@ func (e *Engine) tryPull(ref string) bool {
 func (e *Engine) importRootFS(t testing.TB, ref string, trees map[string]string, changes []string) {
 	t.Helper()
 	busybox, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatal("busybox not found; install Debian's busybox-static (.ci/run does)")
+	if err != nil || !isStatic(busybox) {
+		t.Fatalf("no static busybox (found %q); install Debian's busybox-static (.ci/run does): the stand-in images have no libc", busybox)
 	}
 	dir := t.TempDir()
 	for _, d := range []string{"bin", "tmp", "etc/ssl/certs", "usr/local", "root"} {
@@ -368,4 +369,19 @@ func copyFile(t testing.TB, src, dst string, mode os.FileMode) {
 	if err := os.WriteFile(dst, b, mode); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// isStatic reports whether the ELF file at p has no program interpreter.
+func isStatic(p string) bool {
+	f, err := elf.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
 }

@@ -22,24 +22,22 @@ const maxCommandOutput = 64 << 10
 type CommandOutput struct {
 	Stdout, Stderr string
 	Truncated      bool // a stream was longer than its bound; the start was dropped
+	Hidden         bool // the caller chose not to show it
 }
 
 // CommandError says a remote command ran and failed (a non-zero exit, a
 // signal, or no exit status at all).
 type CommandError struct {
 	Addr   string
-	Status int    // exit status; -1 when there was none
+	Status int    // exit status
 	Signal string // the signal that ended it, if any
 	Stderr []string
 }
 
 func (e *CommandError) Error() string {
 	how := fmt.Sprintf("exit status %d", e.Status)
-	switch {
-	case e.Signal != "":
+	if e.Signal != "" {
 		how = "signal " + e.Signal
-	case e.Status < 0:
-		how = "no exit status (the connection or the command was cut)"
 	}
 	msg := "restart_command failed on " + e.Addr + " with " + how
 	if len(e.Stderr) > 0 {
@@ -120,7 +118,7 @@ func (c *Conn) CheckExec(ctx context.Context, t Target) error {
 		return err
 	}
 	reason := "a probe command did not run: the account is SFTP-only (ForceCommand internal-sftp?) or has no login shell"
-	if ce != nil && ce.Status >= 0 {
+	if ce != nil {
 		reason += fmt.Sprintf("; exit status %d", ce.Status)
 	}
 	return &NoExecError{Addr: t.Addr(), User: t.User, Reason: reason}
@@ -160,7 +158,9 @@ func (c *Conn) exec(ctx context.Context, command string) (CommandOutput, error) 
 	case errors.As(err, &ee):
 		return out, &CommandError{Status: ee.ExitStatus(), Signal: ee.Signal(), Stderr: lastLines(out.Stderr, 3)}
 	case errors.As(err, &em):
-		return out, &CommandError{Status: -1, Stderr: lastLines(out.Stderr, 3)}
+		// No exit status: the connection (or the session) was cut under
+		// the command. The caller treats that as a network failure.
+		return out, fmt.Errorf("the command ended without an exit status (connection cut?): %w", err)
 	}
 	return out, err
 }
