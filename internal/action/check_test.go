@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"go.yaml.in/yaml/v3"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -198,7 +199,46 @@ func TestVerifyFailures(t *testing.T) {
 		if tc.name == "compare_file missing" && !strings.Contains(summary, "every key is new") {
 			t.Errorf("%s: summary:\n%s", tc.name, summary)
 		}
-		assertNoCanary(t, stdout+summary, lintTD+"files/seedbug.enc.yaml")
+		for _, f := range tc.files {
+			if plain := strings.TrimSuffix(f, ".enc.yaml") + ".plain.yaml"; strings.HasPrefix(f, "testdata/") {
+				assertNoValues(t, tc.name, stdout+summary, plain)
+			} else {
+				assertNoCanary(t, stdout+summary, f)
+			}
+		}
+	}
+}
+
+// assertNoValues checks that no value of the fixture's golden plaintext
+// appears in out outside ::add-mask:: lines.
+func assertNoValues(t *testing.T, name, out, plainGolden string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", plainGolden))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var values []string
+	for _, v := range doc {
+		if s, ok := v.(string); ok && len(s) >= 8 {
+			values = append(values, s)
+		}
+	}
+	if len(values) == 0 {
+		t.Fatalf("%s: %s has no values to look for", name, plainGolden)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "::add-mask::") {
+			continue
+		}
+		for _, v := range values {
+			if strings.Contains(l, v) {
+				t.Errorf("%s: a value of %s was printed: %q", name, plainGolden, l)
+			}
+		}
 	}
 }
 
