@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/productgalaxy/sops-deploy-action/internal/canary"
 	"github.com/productgalaxy/sops-deploy-action/internal/dockertest"
 )
@@ -155,11 +157,12 @@ func checkoutStandin(t *testing.T, dir, env string, refs map[string][]byte) stri
 	script := fmt.Sprintf(`set -eu
 src="$GITHUB_ACTION_PATH/refs/$INPUT_REF/galaxy.enc.yaml"
 [ -f "$src" ] || { echo "::error::checkout stand-in: no ref $INPUT_REF"; exit 1; }
-mkdir -p "$GITHUB_WORKSPACE/secrets/%[1]s"
-cp "$src" "$GITHUB_WORKSPACE/secrets/%[1]s/galaxy.enc.yaml"
-echo "checkout stand-in: ref $INPUT_REF"`, env)
-	yml := "name: checkout stand-in\ninputs:\n  ref: {required: false}\n  persist-credentials: {required: false}\n" +
-		"runs:\n  using: composite\n  steps:\n    - shell: sh\n      env:\n        INPUT_REF: ${{ inputs.ref }}\n      run: |\n"
+dst="$GITHUB_WORKSPACE/${INPUT_PATH:-.}/secrets/%[1]s"
+mkdir -p "$dst"
+cp "$src" "$dst/galaxy.enc.yaml"
+echo "checkout stand-in: ref $INPUT_REF into ${INPUT_PATH:-.}"`, env)
+	yml := "name: checkout stand-in\ninputs:\n  ref: {required: false}\n  path: {required: false}\n  persist-credentials: {required: false}\n" +
+		"runs:\n  using: composite\n  steps:\n    - shell: sh\n      env:\n        INPUT_REF: ${{ inputs.ref }}\n        INPUT_PATH: ${{ inputs.path }}\n      run: |\n"
 	for _, l := range strings.Split(script, "\n") {
 		yml += "        " + l + "\n"
 	}
@@ -248,7 +251,7 @@ func TestExampleWorkflowsWithAct(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("redeploy-ref: act exit code %d:\n%s", code, log)
 		}
-		if !strings.Contains(log, "checkout stand-in: ref v0.9.0") {
+		if !strings.Contains(log, "checkout stand-in: ref v0.9.0 into .") {
 			t.Errorf("the checkout stand-in did not run for the ref:\n%s", log)
 		}
 		assertInstalled(t, h, v3.Plain)
@@ -262,4 +265,59 @@ func assertActOutput(t *testing.T, log, name, want string) {
 	if !strings.Contains(log, "::set-output:: "+name+"="+want) {
 		t.Errorf("act's log does not show output %s=%s:\n%s", name, want, log)
 	}
+}
+
+// TestSecretsCheckWithAct runs the pull-request check example with act: a
+// good change passes lint and verify (the base version checked out beside
+// it by the second checkout), and the seed runbook's plaintext file fails
+// lint with an annotation on the file.
+func TestSecretsCheckWithAct(t *testing.T) {
+	e := dockertest.Require(t)
+	img := e.ActionImage(t)
+	base, head := secretsFile(t), secretsFile(t)
+	const baseSHA = "1111111111111111111111111111111111111111"
+	event := `{"pull_request":{"number":7,"head":{"repo":{"full_name":"productgalaxy/galaxy"}},"base":{"sha":"` + baseSHA + `"}},"repository":{"full_name":"productgalaxy/galaxy"}}`
+	creds := map[string]string{"SOPS_AGE_KEY_STAGING": string(repoFile(t, "testdata/keys/a.agekey"))}
+	sopsYAML := "creation_rules:\n  - path_regex: ^secrets/staging/.*\\.enc\\.yaml$\n    age: " + recipientA(t) + "\n"
+
+	t.Run("good change", func(t *testing.T) {
+		a := newActRepo(t, "secrets-check.yml")
+		a.tagForAct(e, img)
+		writeFile(t, filepath.Join(a.dir, ".sops.yaml"), []byte(sopsYAML), 0o644)
+		a.commit("staging", head.Enc)
+		log, code := a.run(e, actRun{event: "pull_request", env: "staging", eventJSON: event, secrets: creds,
+			checkoutRefs: map[string][]byte{baseSHA: base.Enc}})
+		if code != 0 {
+			t.Fatalf("act exit code %d:\n%s", code, log)
+		}
+		for _, want := range []string{"Linted 1 file(s): 0 error(s)", "checkout stand-in: ref " + baseSHA + " into base", `Decrypted "secrets/staging/galaxy.enc.yaml" in memory: 9 keys`} {
+			if !strings.Contains(log, want) {
+				t.Errorf("act's log lacks %q:\n%s", want, log)
+			}
+		}
+		canary.AssertNone(t, "act's log", []byte(log), append(base.Forms(), head.Forms()...))
+	})
+	t.Run("the seed's plaintext file", func(t *testing.T) {
+		a := newActRepo(t, "secrets-check.yml")
+		a.tagForAct(e, img)
+		writeFile(t, filepath.Join(a.dir, ".sops.yaml"), []byte(sopsYAML), 0o644)
+		a.commit("staging", repoFile(t, "testdata/seedbug/galaxy.enc.yaml"))
+		log, code := a.run(e, actRun{event: "pull_request", env: "staging", eventJSON: event, secrets: creds,
+			checkoutRefs: map[string][]byte{baseSHA: base.Enc}})
+		if code == 0 {
+			t.Fatalf("act passed a pull request that commits plaintext:\n%s", log)
+		}
+		if !strings.Contains(log, "::error file=secrets/staging/galaxy.enc.yaml") && !strings.Contains(log, "secrets/staging/galaxy.enc.yaml") {
+			t.Errorf("no annotation on the file:\n%s", log)
+		}
+		var plain map[string]string
+		if err := yaml.Unmarshal(repoFile(t, "testdata/seedbug/galaxy.plain.yaml"), &plain); err != nil || len(plain) == 0 {
+			t.Fatalf("seedbug golden: %v", err)
+		}
+		var values []string
+		for _, v := range plain {
+			values = append(values, v)
+		}
+		canary.AssertNone(t, "act's log", []byte(log), append(base.Forms(), canary.Forms(values, nil)...))
+	})
 }

@@ -102,6 +102,7 @@ func BenchmarkImageStart(b *testing.B) {
 	e := dockertest.Require(b)
 	img := e.ActionImage(b)
 	trueImg := trueImage(b, e)
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		action := medianStart(b, e, img, true)
 		base := medianStart(b, e, trueImg, false)
