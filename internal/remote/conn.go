@@ -46,6 +46,9 @@ type Options struct {
 	// Sudo runs the SFTP server through `sudo -n` over an exec channel, so
 	// the install runs with root rights.
 	Sudo bool
+	// State carries what earlier attempts of this run did on this host;
+	// nil starts afresh.
+	State *RunState
 }
 
 // ConnectError says the TCP connection or the SSH handshake failed for a
@@ -111,13 +114,21 @@ type Conn struct {
 	timedOut    atomic.Bool
 	stop        func() bool
 	closeOnce   sync.Once
+	// ctx is Dial's. Once it is done no new operation starts, except the
+	// clean-up (cleaning), and the connection closes cancelGrace later.
+	ctx      context.Context
+	cleaning atomic.Bool
+	state    *RunState
 }
 
 // Dial connects to t, checks the host key with hk, authenticates with
 // signer and opens an SFTP session. Cancelling ctx closes the connection.
 func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts Options) (*Conn, error) {
 	to := opts.Timeouts
-	c := &Conn{opTimeout: to.Op}
+	c := &Conn{opTimeout: to.Op, ctx: ctx, state: opts.State}
+	if c.state == nil {
+		c.state = NewRunState()
+	}
 	dial := tcpDialer(t, to)
 	if opts.Jump != nil {
 		jc, _, err := dialSSH(ctx, *opts.Jump, signer, hk, to, tcpDialer(*opts.Jump, to))
@@ -135,24 +146,60 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts O
 		return nil, err
 	}
 	c.ssh, c.HostKey, c.HostKeyType = client, ssh.FingerprintSHA256(key), key.Type()
-	c.stop = context.AfterFunc(ctx, func() { c.closeTransport() })
-	if opts.Sudo {
-		err = c.startSudoSFTP(t)
-	} else {
-		c.sftp, err = sftp.NewClient(client)
-	}
-	if err != nil {
-		c.Close()
-		var se *SudoError
-		if errors.As(err, &se) {
-			return nil, err
+	// A cancelled run still removes its temporary files: the connection
+	// stays open for cancelGrace, then it is closed whatever is in flight.
+	c.stop = context.AfterFunc(ctx, func() { time.AfterFunc(cancelGrace, c.closeTransport) })
+	// Starting SFTP has no timeout of its own: a stalled server is cut off
+	// like any operation.
+	err = c.op(func() (err error) {
+		if opts.Sudo {
+			return c.startSudoSFTP(t)
 		}
-		if ctx.Err() != nil {
+		c.sftp, err = sftp.NewClient(client)
+		return err
+	})
+	if err != nil {
+		var se *SudoError
+		var ote *OpTimeoutError
+		alive := !errors.As(err, &se) && !errors.As(err, &ote) && ctx.Err() == nil && c.alive()
+		c.Close()
+		switch {
+		case se != nil, ote != nil:
+			return nil, err
+		case alive:
+			return nil, &SFTPError{Addr: t.Addr(), Err: err}
+		case ctx.Err() != nil:
 			err = ctx.Err()
 		}
 		return nil, &ConnectError{Addr: t.Addr(), Phase: "start SFTP on", Err: err}
 	}
 	return c, nil
+}
+
+// SFTPError says the host accepted the login, and the connection still
+// works, but SFTP did not start: the server's answer is final.
+type SFTPError struct {
+	Addr string
+	Err  error
+}
+
+func (e *SFTPError) Error() string {
+	return fmt.Sprintf("failed to start SFTP on %s although the SSH login worked: %v", e.Addr, e.Err)
+}
+
+func (e *SFTPError) Unwrap() error { return e.Err }
+
+// Hint says how to fix it.
+func (e *SFTPError) Hint() string {
+	return "check the host's `Subsystem sftp` line in sshd_config (the sftp-server it names must exist; internal-sftp always does), and make the login user's shell start-up files (.bashrc, .profile) print nothing in non-interactive shells"
+}
+
+// alive reports whether the SSH connection still answers a request.
+func (c *Conn) alive() bool {
+	return c.op(func() error {
+		_, _, err := c.ssh.SendRequest("keepalive@openssh.com", true, nil)
+		return err
+	}) == nil
 }
 
 // sftpServerScript finds sftp-server on Debian/Ubuntu, RHEL and Arch paths
@@ -361,8 +408,17 @@ func isTimeout(err error) bool {
 }
 
 // op runs one SFTP operation, cutting the connection if it stalls for
-// longer than the operation timeout.
+// longer than the operation timeout. Once the run is cancelled it runs
+// only clean-up operations.
 func (c *Conn) op(f func() error) error {
+	if err := c.ctx.Err(); err != nil && !c.cleaning.Load() {
+		return err
+	}
+	return c.cleanupOp(f)
+}
+
+// cleanupOp is op, also after cancellation.
+func (c *Conn) cleanupOp(f func() error) error {
 	if c.opTimeout <= 0 {
 		return f()
 	}
