@@ -119,13 +119,15 @@ type Conn struct {
 	ctx      context.Context
 	cleaning atomic.Bool
 	state    *RunState
+	// renewEvery is how often a held lock is renewed.
+	renewEvery time.Duration
 }
 
 // Dial connects to t, checks the host key with hk, authenticates with
 // signer and opens an SFTP session. Cancelling ctx closes the connection.
 func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts Options) (*Conn, error) {
 	to := opts.Timeouts
-	c := &Conn{opTimeout: to.Op, ctx: ctx, state: opts.State}
+	c := &Conn{opTimeout: to.Op, ctx: ctx, state: opts.State, renewEvery: lockRenewEvery}
 	if c.state == nil {
 		c.state = NewRunState()
 	}

@@ -90,7 +90,11 @@ func (tx *txn) install(s Spec) (*Installed, error) {
 		if same {
 			fi := tx.cur
 			uid, gid := owner(fi)
-			return &Installed{Path: s.Path, Mode: fi.Mode().Perm(), Size: fi.Size(), UID: uid, GID: gid, Backup: tx.backupPath()}, nil
+			res := &Installed{Path: s.Path, Mode: fi.Mode().Perm(), Size: fi.Size(), UID: uid, GID: gid}
+			if tx.backup != nil {
+				res.Backup = tx.backupPath()
+			}
+			return res, nil
 		}
 		return nil, err
 	}
@@ -219,6 +223,9 @@ func (tx *txn) switchIn(from string) error {
 	if from == tx.newPath() {
 		tx.newMade = false
 	}
+	// The new version is in place: what is left (keeping the old one as
+	// the backup, checking) is finished even if the run is cancelled now.
+	c.cleaning.Store(true)
 	return nil
 }
 

@@ -13,23 +13,28 @@ import (
 // The host-side lock serializes deploys and rollbacks to one path, from
 // any number of runs, workflows, repositories or host names for one box.
 // It is a symbolic link next to the target whose text names the holder's
-// token and how long the holder may hold it: creating a symbolic link is
-// atomic and fails when the name exists, and its text is read back in one
-// request. A holder never holds it longer than its own timeout plus the
-// cancellation grace, so a run that crashed holds it for at most that
-// long: a waiter breaks a lock whose time is up by the server's clock.
+// token and its lease: creating a symbolic link is atomic and fails when
+// the name exists, and its text is read back in one request. The holder
+// renews the lease (a fresh link renamed over the lock, so its time is
+// new) while it works, so a run that crashed holds the lock for one lease
+// at most: a waiter breaks a lock whose lease ran out by the server's
+// clock.
 
 const (
 	lockPrefix = "sops-deploy-lock:"
-	// defaultLockTTL bounds a lock taken without a deadline (tests, the
-	// demo): runs of the action always have one.
-	defaultLockTTL = 15 * time.Minute
+	// lockLease is how long a lock lasts unless renewed; a waiter may
+	// wait this long for a lock a crashed run left.
+	lockLease = 30 * time.Second
 	// cancelGrace is how long a cancelled operation may still use the
 	// connection to clean up before it is closed.
 	cancelGrace = 3 * time.Second
 	lockPollMin = 20 * time.Millisecond
 	lockPollMax = 500 * time.Millisecond
 )
+
+// lockRenewEvery is how often the holder renews its lease (Conn's
+// renewEvery, which tests shorten).
+const lockRenewEvery = lockLease / 3
 
 // LockError says another deploy to the same path held the lock for the
 // whole of this run's time.
@@ -44,7 +49,7 @@ func (e *LockError) Error() string {
 	if !e.Until.IsZero() {
 		msg += fmt.Sprintf(" until %s at the latest", e.Until.UTC().Format(time.RFC3339))
 	}
-	return msg + " and did not release it within this run's timeout"
+	return msg + " and did not release it before this run ran out of time or was cancelled"
 }
 
 // Hint says how to fix it.
@@ -69,28 +74,18 @@ func parseLock(s string) (token string, ttl time.Duration, ok bool) {
 	return token, time.Duration(n) * time.Second, true
 }
 
-// lockTTL is how long this run may hold the lock: until its deadline,
-// plus the grace to clean up and a second for the server's whole-second
-// times.
-func (c *Conn) lockTTL() time.Duration {
-	if d, ok := c.ctx.Deadline(); ok {
-		return time.Until(d) + cancelGrace + 2*time.Second
-	}
-	return defaultLockTTL
-}
-
 // lock takes the lock, creating the target's missing directories first
 // when there are any. A lock with this run's token is an earlier attempt's
 // and is taken over.
 func (tx *txn) lock(s Spec) error {
 	c := tx.c
-	mine := lockText(c.state.token, c.lockTTL())
+	mine := lockText(c.state.token, lockLease)
 	dirsMade := false
 	w := &lockWait{poll: lockPollMin}
 	for {
 		err := c.op(func() error { return c.sftp.Symlink(mine, tx.lockPath()) })
 		if err == nil {
-			tx.locked = true
+			tx.hold(mine)
 			return nil
 		}
 		if c.ctx.Err() != nil {
@@ -122,7 +117,7 @@ func (tx *txn) lock(s Spec) error {
 				Hint: "remove it on the host if no deploy is running"}
 		}
 		if token == c.state.token {
-			tx.locked = true
+			tx.hold(mine)
 			return nil
 		}
 		if err := w.wait(tx, held, ttl); err != nil {
@@ -164,7 +159,7 @@ func (w *lockWait) wait(tx *txn, held string, ttl time.Duration) error {
 		}
 	}
 	if now := w.serverAt.Add(time.Since(w.localAt)); now.After(until) {
-		return tx.breakLock(held)
+		return tx.breakLock(held, fi.ModTime())
 	}
 	t := time.NewTimer(w.poll)
 	defer t.Stop()
@@ -198,7 +193,7 @@ func (w *lockWait) learnServerTime(tx *txn) error {
 // breakLock removes a lock whose time is up. It moves the lock to a name
 // of its own first and checks it moved the lock it judged: if another run
 // took the lock in between, that lock is put back.
-func (tx *txn) breakLock(held string) error {
+func (tx *txn) breakLock(held string, judged time.Time) error {
 	c := tx.c
 	moved := tx.lockPath() + ".stale." + c.state.token
 	if err := c.op(func() error { return c.sftp.PosixRename(tx.lockPath(), moved) }); err != nil {
@@ -209,7 +204,9 @@ func (tx *txn) breakLock(held string) error {
 	}
 	var got string
 	_ = c.op(func() (err error) { got, err = c.sftp.ReadLink(moved); return err })
-	if got != held {
+	fi, ferr := c.lstat(moved)
+	if got != held || ferr != nil || !fi.ModTime().Equal(judged) {
+		// Not the lock judged expired: renewed, or taken anew, since.
 		_ = c.cleanupOp(func() error { return c.sftp.Link(moved, tx.lockPath()) })
 	}
 	if err := c.cleanupOp(func() error { return c.sftp.Remove(moved) }); err != nil {
@@ -217,4 +214,40 @@ func (tx *txn) breakLock(held string) error {
 	}
 	tx.cleaned++
 	return nil
+}
+
+// hold marks the lock taken and renews its lease until release.
+func (tx *txn) hold(text string) {
+	tx.locked = true
+	stop, done := make(chan struct{}), make(chan struct{})
+	tx.release = func() { close(stop); <-done }
+	go func() {
+		defer close(done)
+		t := time.NewTicker(tx.c.renewEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				tx.renew(text)
+			}
+		}
+	}()
+}
+
+// renew replaces the lock by a fresh link with the same text, if it is
+// still ours. Failures are ignored: the next tick tries again, and the
+// operations themselves report a lost connection.
+func (tx *txn) renew(text string) {
+	c := tx.c
+	var cur string
+	if c.cleanupOp(func() (err error) { cur, err = c.sftp.ReadLink(tx.lockPath()); return err }) != nil || cur != text {
+		return
+	}
+	fresh := tx.lockPath() + ".renew." + c.state.token
+	_ = c.cleanupOp(func() error { return c.sftp.Remove(fresh) })
+	if c.cleanupOp(func() error { return c.sftp.Symlink(text, fresh) }) == nil {
+		_ = c.cleanupOp(func() error { return c.sftp.PosixRename(fresh, tx.lockPath()) })
+	}
 }

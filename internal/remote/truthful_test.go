@@ -147,8 +147,8 @@ func TestRollbackCutAnywhere(t *testing.T) {
 			if read(path) != v1 || read(path+BackupSuffix) != v2 {
 				t.Fatalf("cut at %d bytes: reported success but the versions are not swapped", n)
 			}
-			// What such a cut leaves (an empty work directory, a lock that
-			// expires at the run's deadline) a later run removes.
+			// What such a cut leaves (an empty work directory, a lock whose
+			// lease runs out in 30 s) a later run removes.
 			os.Remove(filepath.Join(dir, TempPrefix+"galaxy.yaml.lock"))
 			continue
 		}
@@ -360,6 +360,29 @@ func TestLocks(t *testing.T) {
 	if read(path) != "new\n" || read(filepath.Join(work, workNew)) != "in progress" {
 		t.Errorf("the waiting run touched the target or the holder's work")
 	}
+}
+
+// TestLockRenewal renews the lease every millisecond during installs and
+// rollbacks: they succeed, and no renewal outlives the release (it would
+// take the lock again).
+func TestLockRenewal(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t)
+	c := dialSSHD(t, s, context.Background(), nil)
+	c.renewEvery = time.Millisecond
+	dir := t.TempDir()
+	path := filepath.Join(dir, "galaxy.yaml")
+	for i := range 3 {
+		content := bytes.Repeat([]byte(fmt.Sprintf("v: %d\n", i)), 64<<10)
+		if _, err := c.Install(Spec{Path: path, Content: content, Mode: 0o600, UID: -1, GID: -1, Backup: true}); err != nil {
+			t.Fatal(err)
+		}
+		assertClean(t, dir)
+	}
+	if _, err := c.Rollback(Spec{Path: path, Mode: 0o600, UID: -1, GID: -1}); err != nil {
+		t.Fatal(err)
+	}
+	assertClean(t, dir)
 }
 
 func must(t *testing.T, err error) {

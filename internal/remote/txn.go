@@ -49,6 +49,7 @@ type txn struct {
 	backup fs.FileInfo // the backup before the operation, nil if absent
 
 	locked    bool
+	release   func() // stops renewing the lock
 	workMade  bool
 	newMade   bool // workDir/new exists
 	oldLinked bool // workDir/old exists
@@ -240,10 +241,17 @@ func (tx *txn) finish(res *Installed, err error) (*Installed, error) {
 	c.cleaning.Store(true)
 	defer c.cleaning.Store(false)
 	var cleanErr error
-	if tx.workMade {
+	if tx.oldLinked && c.state.switched {
+		// The replaced version is only in the work directory: keep it.
+		cleanErr = tx.keepOld()
+	}
+	if tx.workMade && cleanErr == nil {
 		cleanErr = tx.removeWork()
 	}
 	if tx.locked {
+		// Stop renewing first: a renewal after the removal would take
+		// the lock again.
+		tx.release()
 		if e := c.cleanupOp(func() error { return c.sftp.Remove(tx.lockPath()) }); e == nil {
 			tx.locked = false
 		}
