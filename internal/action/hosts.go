@@ -104,10 +104,14 @@ func (d *hostDeployer) run(ctx context.Context, h inputs.Host) (report.Host, rem
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
 	backoff := d.opts.Backoff
+	// One state for all attempts: a retry continues the attempt before,
+	// and the host counts as changed if any attempt changed it.
+	st := remote.NewRunState()
 	var err error
 	for attempt := 0; ; attempt++ {
 		res.Attempts = attempt + 1
-		err = d.once(ctx, h, &res, &out)
+		err = d.once(ctx, h, st, &res, &out)
+		res.Changed = res.Changed || st.Changed
 		if err == nil || !remote.Transient(err) || attempt >= d.cfg.Retries || ctx.Err() != nil {
 			break
 		}
@@ -124,8 +128,8 @@ func (d *hostDeployer) run(ctx context.Context, h inputs.Host) (report.Host, rem
 	return res, out, err
 }
 
-func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host, out *remote.CommandOutput) error {
-	opts := remote.Options{Timeouts: d.opts.Timeouts, Sudo: d.cfg.Sudo}
+func (d *hostDeployer) once(ctx context.Context, h inputs.Host, st *remote.RunState, res *report.Host, out *remote.CommandOutput) error {
+	opts := remote.Options{Timeouts: d.opts.Timeouts, Sudo: d.cfg.Sudo, State: st}
 	if d.cfg.Jump != nil {
 		opts.Jump = &remote.Target{Host: d.cfg.Jump.Name, Port: d.cfg.Jump.Port, User: d.cfg.JumpUser}
 	}
@@ -142,21 +146,20 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host
 			return err
 		}
 	}
+	spec := remote.Spec{Path: d.cfg.RemotePath, Mode: d.cfg.FileMode, UID: d.cfg.Owner, GID: d.cfg.Group}
 	var inst *remote.Installed
 	if d.cfg.Operation == inputs.Rollback {
-		inst, err = conn.Rollback(d.cfg.RemotePath)
+		inst, err = conn.Rollback(spec)
 	} else {
-		inst, err = conn.Install(remote.Spec{
-			Path: d.cfg.RemotePath, Content: d.content.Reveal(), Mode: d.cfg.FileMode,
-			UID: d.cfg.Owner, GID: d.cfg.Group, Backup: d.cfg.Backup,
-		})
+		spec.Content, spec.Backup = d.content.Reveal(), d.cfg.Backup
+		inst, err = conn.Install(spec)
 	}
 	if err != nil {
 		return err
 	}
 	// An earlier attempt may have changed the file before its connection
-	// dropped: attempts combine.
-	res.Changed = res.Changed || inst.Changed
+	// dropped: attempts share st, and combine.
+	res.Changed = res.Changed || st.Changed || inst.Changed
 	res.Mode, res.Bytes, res.Backup = inst.Mode, inst.Size, inst.Backup
 	if d.cfg.RestartCommand == "" || !res.Changed {
 		return nil
@@ -177,7 +180,8 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host
 	}
 	if err != nil {
 		// The connection broke under the command: retried, and a retry
-		// restarts again since this run changed the file.
+		// restarts again since this run changed the file (a rollback's
+		// retry does not swap back: the run state remembers the swap).
 		return &remote.ConnectError{Addr: target.Addr(), Phase: "run restart_command on", Err: err}
 	}
 	res.Restarted = true
