@@ -122,6 +122,9 @@ func TestSecretsEnvInContainer(t *testing.T) {
 	file := filepath.Join(dir, "galaxy.yaml")
 	writeFile(t, file, sec.Plain, 0o600) // owned by root: the tests run as root
 	mount := file + ":/run/secrets/galaxy_yaml:ro"
+	// Two keys that -all maps to one variable name.
+	clash := filepath.Join(dir, "clash.yaml")
+	writeFile(t, clash, []byte("db_password: "+canary.Marker()+"-a\ndb:\n  password: "+canary.Marker()+"-b\n"), 0o600)
 	var printed []string
 
 	run := func(args ...string) (string, int) {
@@ -155,6 +158,7 @@ func TestSecretsEnvInContainer(t *testing.T) {
 		{"missing key", []string{app, "X=no_such_key", "--", "true"}, 125, []string{"no_such_key", "/run/secrets/galaxy_yaml"}},
 		{"existing variable", []string{"-e", "DATABASE_URL=already", app, "DATABASE_URL=database_url", "--", "true"}, 125, []string{"DATABASE_URL"}},
 		{"command not found", []string{app, "-all", "--", "no-such-command"}, 127, []string{"no-such-command"}},
+		{"name clash", []string{"-v", clash + ":/run/secrets/clash.yaml:ro", app, "-file", "/run/secrets/clash.yaml", "-all", "--", "true"}, 125, []string{"DB_PASSWORD", "db_password", "db.password"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, code := run(tc.args...)
