@@ -106,6 +106,13 @@ func (p *firstCut) serve(c net.Conn, upstream string, limit int64) {
 // with the new version and the run reports it changed the host.
 func TestChangedAcrossRetries(t *testing.T) {
 	t.Parallel()
+	t.Run("without restart_command", func(t *testing.T) { t.Parallel(); changedAcrossRetries(t, false) })
+	// With restart_command, a retry whose attempt finds the file already
+	// in place still restarts: the run changed the host.
+	t.Run("with restart_command", func(t *testing.T) { t.Parallel(); changedAcrossRetries(t, true) })
+}
+
+func changedAcrossRetries(t *testing.T, restart bool) {
 	s := sshtest.Start(t)
 	p := startFirstCut(t, s.Addr)
 	signer, err := ssh.ParsePrivateKey(s.ClientKeyPEM)
@@ -124,6 +131,10 @@ func TestChangedAcrossRetries(t *testing.T) {
 		RemotePath: path, FileMode: 0o600, Owner: -1, Group: -1, Backup: true,
 		Timeout: time.Minute, Retries: 2, Parallel: 1,
 	}
+	marks := filepath.Join(t.TempDir(), "restarts")
+	if restart {
+		cfg.RestartCommand = "echo restarted >> " + marks
+	}
 	d := &hostDeployer{cfg: cfg, signer: signer, hostKeys: hk, content: secrets.NewBytes(newContent),
 		opts: Options{Timeouts: remote.Timeouts{Connect: 5 * time.Second, Handshake: 5 * time.Second, Op: 5 * time.Second}, Backoff: time.Millisecond, Now: time.Now}}
 	deploy := func(limit int64) (bool, int, error) {
@@ -135,7 +146,11 @@ func TestChangedAcrossRetries(t *testing.T) {
 		os.Remove(filepath.Join(filepath.Dir(path), remote.TempPrefix+"galaxy.yaml.lock"))
 		p.limit.Store(limit)
 		p.first.Store(true)
+		before := countRestarts(marks)
 		res, _, err := d.run(context.Background(), cfg.Hosts[0])
+		if restart && err == nil && (!res.Restarted || countRestarts(marks) == before) {
+			t.Errorf("cut at %d bytes (%d attempts): the services were not restarted", limit, res.Attempts)
+		}
 		return res.Changed, res.Attempts, err
 	}
 	if _, _, err := deploy(-1); err != nil {
@@ -163,4 +178,9 @@ func TestChangedAcrossRetries(t *testing.T) {
 	if retried == 0 {
 		t.Errorf("no cut point made the run retry")
 	}
+}
+
+func countRestarts(p string) int {
+	b, _ := os.ReadFile(p)
+	return bytes.Count(b, []byte("\n"))
 }
