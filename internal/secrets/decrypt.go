@@ -149,10 +149,10 @@ func loadTree(doc *yaml.Node) (sops.Tree, error) {
 	return sops.Tree{Branches: branches, Metadata: md}, nil
 }
 
-// checkShape parses the file as YAML nodes and enforces the bounds and the
+// parseShape parses the file as YAML nodes and enforces the bounds and the
 // structure before sops sees it, and returns the document. Its errors quote
 // nothing from the file.
-func checkShape(data []byte) (*yaml.Node, error) {
+func parseShape(data []byte) (*yaml.Node, error) {
 	if len(data) > MaxFileSize {
 		return nil, &FileError{Problem: fmt.Sprintf("is %d bytes, larger than the %d-byte limit", len(data), MaxFileSize),
 			Hint: "a secrets file this large is not a Compose secrets file; check the file input"}
@@ -221,6 +221,16 @@ func checkShape(data []byte) (*yaml.Node, error) {
 	if err := walk(top, 1); err != nil {
 		return nil, err
 	}
+	return doc, nil
+}
+
+// checkShape is parseShape, and refuses a document without a sops block.
+func checkShape(data []byte) (*yaml.Node, error) {
+	doc, err := parseShape(data)
+	if err != nil {
+		return nil, err
+	}
+	top := doc.Content[0]
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		if top.Content[i].Value == "sops" {
 			return doc, nil
