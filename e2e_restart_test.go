@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/productgalaxy/sops-deploy-action/internal/canary"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 )
 
@@ -146,4 +147,46 @@ func countLines(t *testing.T, p string) int {
 		return 0
 	}
 	return strings.Count(string(b), "\n")
+}
+
+// TestChangedKeys: the summary and the changed_keys output name the keys a
+// deploy added, removed and changed on each host, never a value.
+func TestChangedKeys(t *testing.T) {
+	t.Parallel()
+	s := sshtest.Start(t)
+	r := newRunner(t)
+	r.forHost(s)
+	label := s.User + "@" + s.Addr
+	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
+	res := r.run()
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	if got := outputValue(res.output, "changed_keys"); !strings.Contains(got, `"`+label+`":{"added":["database_url","mcp_db_url",`) || !strings.Contains(got, `"removed":[],"changed":[]`) {
+		t.Errorf("first deploy: changed_keys = %s", got)
+	}
+	// multi holds 3 of staging's 9 keys, with other values.
+	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "multi/galaxy.enc.yaml"))
+	res = r.run()
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	want := `{"` + label + `":{"added":[],"removed":["mcp_db_url","oauth_signing_key","b2_key_id","b2_application_key","pgbackrest_cipher_pass","smoke_principal_jwt"],"changed":["database_url","better_auth_secret","docs_api_token"]}}`
+	if got := outputValue(res.output, "changed_keys"); got != want {
+		t.Errorf("changed_keys = %s\nwant %s", got, want)
+	}
+	if !strings.Contains(res.summary, "**Keys changed on `"+label+"`**: added (0) ; removed (6)") {
+		t.Errorf("the summary does not list the changes:\n%s", res.summary)
+	}
+	for _, golden := range []string{"staging/galaxy.plain.yaml", "multi/galaxy.plain.yaml"} {
+		for _, line := range strings.Split(string(readTestdata(t, golden)), "\n") {
+			if _, v, ok := strings.Cut(line, ": "); ok && len(v) > 8 && strings.Contains(canary.VisibleLog(res.all()), v) {
+				t.Errorf("a value of %s was printed", golden)
+			}
+		}
+	}
+	res = r.run()
+	if got := outputValue(res.output, "changed_keys"); got != `{"`+label+`":{"added":[],"removed":[],"changed":[]}}` {
+		t.Errorf("unchanged rerun: changed_keys = %s", got)
+	}
 }

@@ -172,17 +172,18 @@ func (r *run) main(ctx context.Context) error {
 	r.debugf("inputs valid: %s of %d host(s); ssh key %s (%s)", cfg.Operation, len(cfg.Hosts), remote.ClientKeyDescription(signer), r.since())
 
 	var content secrets.Bytes
-	keyCount := 0
-	if cfg.Operation == "deploy" {
+	var leaves []secrets.Leaf
+	if cfg.Operation == inputs.Deploy {
 		r.sum.File = cfg.File
 		res, err := r.decrypt(cfg, ids)
 		if err != nil {
 			return err
 		}
-		content, keyCount = res.Plaintext, len(res.Leaves)
+		content, leaves = res.Plaintext, res.Leaves
 	}
+	keyCount := len(leaves)
 
-	d := &hostDeployer{cfg: cfg, signer: signer, hostKeys: hostKeys, content: content, opts: r.opts}
+	d := &hostDeployer{cfg: cfg, signer: signer, hostKeys: hostKeys, content: content, leaves: leaves, opts: r.opts}
 	results := r.fanOut(ctx, d)
 	r.sum.Hosts = results
 	changed, failed, changedOn, restartedOn := false, []string{}, []string{}, []string{}
@@ -204,6 +205,9 @@ func (r *run) main(ctx context.Context) error {
 		{"hosts_failed", strings.Join(failed, ",")},
 		{"hosts_changed", strings.Join(changedOn, ",")},
 		{"hosts_restarted", strings.Join(restartedOn, ",")},
+	}
+	if cfg.Operation == inputs.Deploy {
+		outputs = append(outputs, [2]string{"changed_keys", changedKeysJSON(results)})
 	}
 	if cfg.Operation == "deploy" {
 		outputs = append(outputs, [2]string{"key_count", fmt.Sprint(keyCount)}, [2]string{"sha256", r.sum.FileSHA256})

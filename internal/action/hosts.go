@@ -22,6 +22,7 @@ type hostDeployer struct {
 	signer   ssh.Signer
 	hostKeys *remote.HostKeys
 	content  secrets.Bytes
+	leaves   []secrets.Leaf // the new version's values, to name the keys a deploy changes
 	opts     Options
 }
 
@@ -161,6 +162,9 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, st *remote.RunSt
 	// dropped: attempts share st, and combine.
 	res.Changed = res.Changed || st.Changed || inst.Changed
 	res.Mode, res.Bytes, res.Backup = inst.Mode, inst.Size, inst.Backup
+	if d.cfg.Operation == inputs.Deploy {
+		res.Keys = d.changedKeys(conn, inst, res.Changed)
+	}
 	if d.cfg.RestartCommand == "" || !res.Changed {
 		return nil
 	}

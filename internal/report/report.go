@@ -43,10 +43,18 @@ type Host struct {
 	HostKey   string // verified host key: type and fingerprint
 	Mode      fs.FileMode
 	Bytes     int64
-	Backup    string // path of the kept previous version, if written
+	Backup    string      // path of the kept previous version, if written
+	Keys      *KeyChanges // the key names a deploy changed; nil when not compared
 	Attempts  int
 	Duration  time.Duration
 	Error     string // one line; empty on success
+}
+
+// KeyChanges names the keys a deploy added, removed and changed on a
+// host. Names only.
+type KeyChanges struct {
+	Added, Removed, Changed []string
+	Unknown                 string // why they are not known, or ""
 }
 
 // Failed returns how many hosts failed.
@@ -123,6 +131,7 @@ func Markdown(s Summary) string {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", code(h.Label), result, changed, mode, size, h.Duration.Round(time.Millisecond), details)
 		}
 	}
+	writeKeyChanges(&b, s.Hosts)
 	if len(s.Keys) > 0 {
 		fmt.Fprintf(&b, "\n**Key names** (%d): %s\n", len(s.Keys), codes(s.Keys, MaxKeysListed))
 	}
@@ -165,4 +174,21 @@ func codes(list []string, max int) string {
 		parts = append(parts, code(s))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// writeKeyChanges lists, per host whose file changed, the key names the
+// deploy added, removed and changed.
+func writeKeyChanges(b *strings.Builder, hosts []Host) {
+	for _, h := range hosts {
+		k := h.Keys
+		switch {
+		case k == nil || !h.Changed:
+			continue
+		case k.Unknown != "":
+			fmt.Fprintf(b, "\n**Keys changed on %s**: not known (%s)\n", code(h.Label), k.Unknown)
+		default:
+			fmt.Fprintf(b, "\n**Keys changed on %s**: added (%d) %s; removed (%d) %s; changed (%d) %s\n", code(h.Label),
+				len(k.Added), codes(k.Added, MaxKeysListed), len(k.Removed), codes(k.Removed, MaxKeysListed), len(k.Changed), codes(k.Changed, MaxKeysListed))
+		}
+	}
 }

@@ -1,0 +1,71 @@
+package action
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/remote"
+	"github.com/productgalaxy/sops-deploy-action/internal/report"
+	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+)
+
+// changedKeys names the keys a deploy added, removed and changed on a
+// host, comparing in memory the version it replaced (now the backup) with
+// the new one. Names only: no value, and no digest of one, leaves memory.
+// When the replaced version is not at hand (backup: false, a backup too
+// large or not a secrets document) the result says it is unknown.
+func (d *hostDeployer) changedKeys(conn *remote.Conn, inst *remote.Installed, changed bool) *report.KeyChanges {
+	switch {
+	case !changed:
+		return &report.KeyChanges{}
+	case !d.cfg.Backup || inst.Backup == "":
+		return &report.KeyChanges{Unknown: "backup is off, so the replaced version was not kept to compare with"}
+	}
+	prev, err := conn.ReadFile(inst.Backup, secrets.MaxFileSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// With backup on, no kept version means nothing was there before:
+		// every key is new.
+		kc := &report.KeyChanges{}
+		for _, l := range d.leaves {
+			kc.Added = append(kc.Added, l.Path)
+		}
+		return kc
+	case err != nil:
+		return &report.KeyChanges{Unknown: "the replaced version could not be read back"}
+	}
+	old, err := secrets.PlainLeaves(prev.Reveal())
+	if err != nil {
+		return &report.KeyChanges{Unknown: "the replaced version is not a secrets document"}
+	}
+	kc := &report.KeyChanges{}
+	kc.Added, kc.Removed, kc.Changed = diffKeys(old, d.leaves)
+	return kc
+}
+
+// changedKeysJSON renders the changed_keys output: for each host whose
+// changes are known, the key names added, removed and changed.
+func changedKeysJSON(hosts []report.Host) string {
+	type entry struct {
+		Added   []string `json:"added"`
+		Removed []string `json:"removed"`
+		Changed []string `json:"changed"`
+	}
+	out := map[string]entry{}
+	for _, h := range hosts {
+		if h.Keys == nil || h.Keys.Unknown != "" {
+			continue
+		}
+		out[h.Label] = entry{nonNil(h.Keys.Added), nonNil(h.Keys.Removed), nonNil(h.Keys.Changed)}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}
