@@ -118,30 +118,23 @@ type Conn struct {
 func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts Options) (*Conn, error) {
 	to := opts.Timeouts
 	c := &Conn{opTimeout: to.Op}
-	var nc net.Conn
-	var err error
+	dial := tcpDialer(t, to)
 	if opts.Jump != nil {
-		jc, _, _, err := dialSSH(ctx, *opts.Jump, signer, hk, to, nil)
+		jc, _, err := dialSSH(ctx, *opts.Jump, signer, hk, to, tcpDialer(*opts.Jump, to))
 		if err != nil {
 			return nil, err
 		}
 		c.jump = jc
-		dctx, cancel := context.WithTimeout(ctx, to.Connect)
-		nc, err = jc.DialContext(dctx, "tcp", t.Addr())
-		cancel()
-		if err != nil {
-			jc.Close()
-			return nil, &ConnectError{Addr: t.Addr(), Phase: "connect (through " + opts.Jump.Addr() + ") to", Err: err}
-		}
+		dial = jumpDialer(jc, *opts.Jump, t, to)
 	}
-	client, fp, typ, err := dialSSH(ctx, t, signer, hk, to, nc)
+	client, key, err := dialSSH(ctx, t, signer, hk, to, dial)
 	if err != nil {
 		if c.jump != nil {
 			c.jump.Close()
 		}
 		return nil, err
 	}
-	c.ssh, c.HostKey, c.HostKeyType = client, fp, typ
+	c.ssh, c.HostKey, c.HostKeyType = client, ssh.FingerprintSHA256(key), key.Type()
 	c.stop = context.AfterFunc(ctx, func() { c.closeTransport() })
 	if opts.Sudo {
 		err = c.startSudoSFTP(t)
@@ -230,17 +223,82 @@ func (b *limitedBuffer) String() string {
 	return b.buf.String()
 }
 
-// dialSSH connects and authenticates. When nc is nil it dials t itself.
-func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Timeouts, nc net.Conn) (*ssh.Client, string, string, error) {
+// dialFunc opens the TCP connection (or the channel through a jump host)
+// that one SSH handshake runs over.
+type dialFunc func(ctx context.Context) (net.Conn, error)
+
+// maxKeyProbes bounds the handshakes made to find a pinned key: one per
+// key family (ed25519, ecdsa, rsa) and one to learn there is no other.
+const maxKeyProbes = 4
+
+// dialSSH connects and authenticates. With pinned fingerprints, a host key
+// that matches none of them ends that handshake before anything is sent,
+// and the host is asked again for a key of a type not yet seen: a
+// fingerprint does not say its type, and a host with several keys shows
+// one per handshake. The mismatch is reported once every type was tried.
+func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Timeouts, dial dialFunc) (*ssh.Client, ssh.PublicKey, error) {
 	addr := t.Addr()
-	if nc == nil {
-		d := net.Dialer{Timeout: to.Connect}
-		var err error
-		nc, err = d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, "", "", &ConnectError{Addr: addr, Phase: "connect to", Err: err}
+	algos := hk.Algorithms(addr)
+	var seen []string
+	for probe := 1; ; probe++ {
+		client, presented, err := handshake(ctx, t, signer, hk, to, dial, algos)
+		var he *HostKeyError
+		var ne *ssh.AlgorithmNegotiationError
+		switch {
+		case err == nil:
+			return client, presented, nil
+		case errors.As(err, &he) && hk.Pinned() && presented != nil:
+			seen = append(seen, presented.Type()+" "+ssh.FingerprintSHA256(presented))
+			he.Seen = seen
+			if algos = withoutKeyType(algos, presented.Type()); len(algos) == 0 || probe >= maxKeyProbes {
+				return nil, nil, he
+			}
+		case errors.As(err, &ne) && ne.What == "host key" && len(seen) > 0:
+			// The host has no key of the types left: the keys seen are all.
+			first, _, _ := strings.Cut(seen[0], " ")
+			return nil, nil, &HostKeyError{Host: addr, KeyType: first, Presented: strings.TrimPrefix(seen[0], first+" "), Seen: seen, Expected: hk.Expected(addr)}
+		case errors.As(err, &ne) && ne.What == "host key":
+			// None of the known key types: an impostor, or a host whose keys
+			// were all replaced. Not a network failure.
+			return nil, nil, &HostKeyError{Host: addr, Offered: ne.RequestedAlgorithms, Expected: hk.Expected(addr)}
+		default:
+			return nil, nil, err
 		}
-		nc = withQuickAck(nc)
+	}
+}
+
+// tcpDialer dials t directly.
+func tcpDialer(t Target, to Timeouts) dialFunc {
+	return func(ctx context.Context) (net.Conn, error) {
+		d := net.Dialer{Timeout: to.Connect}
+		nc, err := d.DialContext(ctx, "tcp", t.Addr())
+		if err != nil {
+			return nil, &ConnectError{Addr: t.Addr(), Phase: "connect to", Err: err}
+		}
+		return withQuickAck(nc), nil
+	}
+}
+
+// jumpDialer dials t through the bastion jc.
+func jumpDialer(jc *ssh.Client, jump, t Target, to Timeouts) dialFunc {
+	return func(ctx context.Context) (net.Conn, error) {
+		dctx, cancel := context.WithTimeout(ctx, to.Connect)
+		defer cancel()
+		nc, err := jc.DialContext(dctx, "tcp", t.Addr())
+		if err != nil {
+			return nil, &ConnectError{Addr: t.Addr(), Phase: "connect (through " + jump.Addr() + ") to", Err: err}
+		}
+		return nc, nil
+	}
+}
+
+// handshake runs one SSH handshake offering the host key algorithms algos.
+// It returns the key the host presented, if any, even on failure.
+func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Timeouts, dial dialFunc, algos []string) (*ssh.Client, ssh.PublicKey, error) {
+	addr := t.Addr()
+	nc, err := dial(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	var (
 		hostErr   error
@@ -263,11 +321,10 @@ func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to 
 			verified = true
 			return nil
 		},
-		HostKeyAlgorithms: hk.Algorithms(addr),
-		Timeout:           to.Connect,
+		HostKeyAlgorithms: algos,
 	}
-	// ClientConfig.Timeout bounds only the TCP connect: bound the
-	// handshake with a deadline on the connection, and let ctx cut it.
+	// The handshake has no timeout of its own: bound it with a deadline on
+	// the connection, and let ctx cut it.
 	if to.Handshake > 0 {
 		_ = nc.SetDeadline(time.Now().Add(to.Handshake))
 	}
@@ -276,26 +333,26 @@ func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to 
 	stopHandshake()
 	if err != nil {
 		nc.Close()
+		var ne *ssh.AlgorithmNegotiationError
 		switch {
 		case hostErr != nil:
-			return nil, "", "", hostErr
-		case connectionLost(err) || isTimeout(err):
-			// Cut during authentication: a network failure, not a refusal.
-			if isTimeout(err) {
-				err = fmt.Errorf("no SSH handshake within %s", to.Handshake)
-			}
-			return nil, "", "", &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
-		case verified:
-			return nil, "", "", &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: authTried}
+			return nil, presented, hostErr
 		case ctx.Err() != nil:
-			err = ctx.Err()
+			return nil, presented, &ConnectError{Addr: addr, Phase: "handshake with", Err: ctx.Err()}
+		case errors.As(err, &ne):
+			return nil, presented, ne
 		case isTimeout(err):
-			err = fmt.Errorf("no SSH handshake within %s", to.Handshake)
+			return nil, presented, &ConnectError{Addr: addr, Phase: "handshake with", Err: fmt.Errorf("no SSH handshake within %s", to.Handshake)}
+		case connectionLost(err):
+			// Cut during authentication: a network failure, not a refusal.
+			return nil, presented, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
+		case verified:
+			return nil, presented, &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: authTried}
 		}
-		return nil, "", "", &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
+		return nil, presented, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
 	}
 	_ = nc.SetDeadline(time.Time{})
-	return ssh.NewClient(cc, chans, reqs), ssh.FingerprintSHA256(presented), presented.Type(), nil
+	return ssh.NewClient(cc, chans, reqs), presented, nil
 }
 
 func isTimeout(err error) bool {

@@ -30,6 +30,7 @@ type proxy struct {
 	addr  string
 	limit atomic.Int64
 	total atomic.Int64
+	conns atomic.Int64 // connections accepted
 }
 
 func startProxy(t *testing.T, upstream string) *proxy {
@@ -49,6 +50,7 @@ func startProxy(t *testing.T, upstream string) *proxy {
 			if err != nil {
 				return
 			}
+			p.conns.Add(1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

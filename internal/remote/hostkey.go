@@ -24,10 +24,20 @@ type HostKeyError struct {
 	Expected  []string // pinned fingerprints, or known key types and fingerprints
 	Unknown   bool     // the host has no entry at all
 	Revoked   bool
+	// Seen lists every key ("type SHA256:…") the host presented while the
+	// pinned types were tried, when there was more than one.
+	Seen []string
+	// Offered lists the host key algorithms the host offered when it has
+	// none of the known types (then no key was presented at all).
+	Offered []string
 }
 
 func (e *HostKeyError) Error() string {
 	switch {
+	case len(e.Offered) > 0:
+		return fmt.Sprintf("host key mismatch for %s: it offers only %s host keys, expected %s", e.Host, strings.Join(e.Offered, ", "), strings.Join(e.Expected, ", "))
+	case len(e.Seen) > 1:
+		return fmt.Sprintf("host key mismatch for %s: it presented %s, expected %s", e.Host, strings.Join(e.Seen, ", "), strings.Join(e.Expected, ", "))
 	case e.Revoked:
 		return fmt.Sprintf("host key of %s (%s %s) is marked @revoked in known_hosts", e.Host, e.KeyType, e.Presented)
 	case e.Unknown && e.Presented == "":
@@ -127,12 +137,68 @@ var dummyKey = func() ssh.PublicKey {
 	return k
 }()
 
+// pinnedAlgorithms are offered, in this order, to a host pinned by
+// fingerprints: a fingerprint does not say its key type, so a host with
+// several keys presents its ed25519 key first, and the other types are
+// tried (see dialSSH) before a mismatch is declared. No certificate
+// algorithms: a pinned fingerprint names a plain key, and a host that has a
+// certificate would otherwise present the certificate.
+var pinnedAlgorithms = []string{
+	ssh.KeyAlgoED25519,
+	ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+}
+
+// Pinned reports whether h checks fingerprints rather than known_hosts.
+func (h *HostKeys) Pinned() bool { return h.knownHosts == nil }
+
+// withoutKeyType drops from algos every algorithm that presents a key of
+// keyType (for ssh-rsa: all RSA signature algorithms).
+func withoutKeyType(algos []string, keyType string) []string {
+	drop := map[string]bool{}
+	for _, a := range algorithmsFor(keyType) {
+		drop[a] = true
+	}
+	var out []string
+	for _, a := range algos {
+		if !drop[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Expected describes what would be accepted for addr: the pinned
+// fingerprints, or the known_hosts entries for it.
+func (h *HostKeys) Expected(addr string) []string {
+	if h.knownHosts == nil {
+		return h.fpList
+	}
+	var ke *knownhosts.KeyError
+	if err := h.knownHosts(addr, fakeAddr(addr), dummyKey); !errors.As(err, &ke) {
+		return nil
+	}
+	return h.describeWant(ke.Want)
+}
+
+func (h *HostKeys) describeWant(want []knownhosts.KnownKey) []string {
+	var out []string
+	for _, w := range want {
+		if h.caLines[w.Line] {
+			out = append(out, fmt.Sprintf("a host certificate signed by %s %s (known_hosts line %d, @cert-authority)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Line))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %s (known_hosts line %d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Line))
+	}
+	return out
+}
+
 // Algorithms returns the host key algorithms to offer for addr (host:port)
 // so that a host with several key types presents one that is pinned
 // (golang/go#29286). Nil means no preference.
 func (h *HostKeys) Algorithms(addr string) []string {
 	if h.knownHosts == nil {
-		return nil
+		return pinnedAlgorithms
 	}
 	err := h.knownHosts(addr, fakeAddr(addr), dummyKey)
 	var ke *knownhosts.KeyError
@@ -199,6 +265,10 @@ func (h *HostKeys) Check(addr string, remote net.Addr, key ssh.PublicKey) error 
 		if h.fps[presented] {
 			return nil
 		}
+		// A pin names a plain key; a certificate for that key carries it.
+		if cert, ok := key.(*ssh.Certificate); ok && h.fps[ssh.FingerprintSHA256(cert.Key)] {
+			return nil
+		}
 		return &HostKeyError{Host: addr, Presented: presented, KeyType: key.Type(), Expected: h.fpList}
 	}
 	err := h.knownHosts(addr, remote, key)
@@ -214,13 +284,7 @@ func (h *HostKeys) Check(addr string, remote net.Addr, key ssh.PublicKey) error 
 	case errors.As(err, &ke) && len(ke.Want) == 0:
 		he.Unknown = true
 	case errors.As(err, &ke):
-		for _, w := range ke.Want {
-			if h.caLines[w.Line] {
-				he.Expected = append(he.Expected, fmt.Sprintf("a host certificate signed by %s %s (known_hosts line %d, @cert-authority)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Line))
-				continue
-			}
-			he.Expected = append(he.Expected, fmt.Sprintf("%s %s (known_hosts line %d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Line))
-		}
+		he.Expected = h.describeWant(ke.Want)
 	default:
 		// Certificates signed by an unknown or wrong authority and similar.
 		he.Expected = []string{"a key or certificate trusted by known_hosts"}

@@ -218,7 +218,9 @@ func TestHostKeysAlgorithms(t *testing.T) {
 		{name: "bracketed port", kh: entry("[127.0.0.1]:2222", ec) + "\n" + entry("127.0.0.1", a), addr: "127.0.0.1:2222", want: []string{ssh.KeyAlgoECDSA256}},
 		{name: "hashed", kh: entry(knownhosts.HashHostname("[127.0.0.1]:2222"), rsaKey), addr: "127.0.0.1:2222", want: []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}},
 		{name: "unknown host", kh: entry("vps", a), addr: "other:22", want: nil},
-		{name: "fingerprints", fps: []string{ssh.FingerprintSHA256(a)}, addr: "vps:22", want: nil},
+		// A fingerprint has no type: ed25519 first, no certificates.
+		{name: "fingerprints", fps: []string{ssh.FingerprintSHA256(a)}, addr: "vps:22", want: []string{ssh.KeyAlgoED25519,
+			ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

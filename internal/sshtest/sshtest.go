@@ -11,8 +11,12 @@ package sshtest
 import (
 	"bufio"
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -61,6 +65,12 @@ type SSHD struct {
 	User string
 	// HostKey is the server's ed25519 host key.
 	HostKey ssh.PublicKey
+	// HostKeys are all its host keys: HostKey, then those WithStockHostKeys
+	// adds.
+	HostKeys []ssh.PublicKey
+	// HostCA is the authority that signed HostKey's certificate, when
+	// started WithHostCertificate.
+	HostCA ssh.PublicKey
 	// KnownHosts is a single known_hosts line for HostKey at Addr,
 	// e.g. "[127.0.0.1]:40123 ssh-ed25519 AAAA...".
 	KnownHosts string
@@ -84,6 +94,30 @@ type options struct {
 	listenHost string
 	extraKeys  []ssh.PublicKey
 	chroot     string
+	stockKeys  bool
+	hostCert   bool
+	subsystem  string
+}
+
+// WithStockHostKeys gives the server ecdsa (P-256) and rsa host keys next
+// to its ed25519 one, as a stock Debian or Ubuntu sshd has, listed in that
+// order in sshd_config.
+func WithStockHostKeys() Option {
+	return func(o *options) { o.stockKeys = true }
+}
+
+// WithHostCertificate makes the server present a certificate for its
+// ed25519 host key, signed by a fresh authority (SSHD.HostCA), to clients
+// that offer certificate algorithms.
+func WithHostCertificate() Option {
+	return func(o *options) { o.hostCert = true }
+}
+
+// WithSubsystem replaces the sftp subsystem's command line, e.g. with a
+// missing binary or one that prints text first. The command runs through
+// the login user's shell.
+func WithSubsystem(command string) Option {
+	return func(o *options) { o.subsystem = command }
 }
 
 // WithChroot confines SFTP sessions to dir (sshd's ChrootDirectory with
@@ -152,6 +186,14 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 	if err := os.WriteFile(hostKeyPath, hostKeyPEM, 0o600); err != nil {
 		t.Fatalf("failed to write host key: %v", err)
 	}
+	s.HostKeys = []ssh.PublicKey{s.HostKey}
+	extraHostConfig := ""
+	if o.stockKeys {
+		extraHostConfig += s.addStockHostKeys(t)
+	}
+	if o.hostCert {
+		extraHostConfig += s.addHostCertificate(t, hostKey, hostKeyPath)
+	}
 
 	s.clientSigner, s.ClientKeyPEM, err = generateKey("sshtest client key")
 	if err != nil {
@@ -186,6 +228,10 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 			t.Fatal(err)
 		}
 		cfg := sshdConfig(s.Host, port, hostKeyPath, authKeysPath, sftpPath, penalties)
+		cfg += extraHostConfig
+		if o.subsystem != "" {
+			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp "+o.subsystem, 1)
+		}
 		if o.chroot != "" {
 			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp internal-sftp", 1) +
 				"ChrootDirectory " + o.chroot + "\nForceCommand internal-sftp\n"
@@ -232,6 +278,64 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 
 	s.KnownHosts = knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey)
 	return s
+}
+
+// addStockHostKeys writes ecdsa and rsa host keys and returns their
+// sshd_config lines.
+func (s *SSHD) addStockHostKeys(t testing.TB) string {
+	t.Helper()
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := ""
+	for _, k := range []struct {
+		name string
+		priv crypto.Signer
+	}{{"ecdsa", ec}, {"rsa", rk}} {
+		block, err := ssh.MarshalPrivateKey(k.priv, "sshtest host key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(s.Dir, "ssh_host_"+k.name+"_key")
+		if err := os.WriteFile(p, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		pub, err := ssh.NewPublicKey(k.priv.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.HostKeys = append(s.HostKeys, pub)
+		lines += "HostKey " + p + "\n"
+	}
+	return lines
+}
+
+// addHostCertificate signs the ed25519 host key with a fresh authority and
+// returns the sshd_config line that presents the certificate.
+func (s *SSHD) addHostCertificate(t testing.TB, hostKey ssh.Signer, hostKeyPath string) string {
+	t.Helper()
+	ca, _, err := generateKey("sshtest host CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := &ssh.Certificate{
+		Key: hostKey.PublicKey(), CertType: ssh.HostCert, KeyId: "sshtest",
+		ValidPrincipals: []string{s.Host}, ValidBefore: ssh.CertTimeInfinity,
+	}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	s.HostCA = ca.PublicKey()
+	p := hostKeyPath + "-cert.pub"
+	if err := os.WriteFile(p, ssh.MarshalAuthorizedKey(cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "HostCertificate " + p + "\n"
 }
 
 // ClientConfig returns a client config that logs in as s.User with the
