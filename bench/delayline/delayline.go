@@ -10,13 +10,15 @@
 // Round trips are counted as the client experiences them: one for the TCP
 // connect (the delay line forwards nothing in either direction until one
 // RTT after it accepted, as SYN, SYN-ACK take one RTT), plus one for every
-// client "turn", a chunk from the client that arrives after server data
-// was released to the client since the client's previous chunk. A client
-// that writes without waiting (pipelining, or several packets of one
-// flight) does not add turns; a client that must read an answer before it
-// can write its next request adds one per answer. The client's last turn
-// (closing after the final answer) is counted too though nothing waits on
-// it, the same for every client.
+// answered client "turn". A turn is a chunk from the client that arrives
+// after server data was released to the client since the client's
+// previous chunk (so the client may have been waiting for it); it is
+// counted when server data is next released to the client. A client that
+// writes without waiting (pipelining, or several packets of one flight)
+// does not add turns; a client that must read an answer before it can
+// write its next request adds one per answer. A last turn nothing answers
+// before the client closes its side (a disconnect) costs no wait and is
+// not counted.
 package delayline
 
 import (
@@ -47,6 +49,8 @@ type Stats struct {
 	mu         sync.Mutex
 	roundTrips int
 	serverSent bool // server data released to the client since the client's last chunk
+	pending    bool // a client turn not answered yet
+	clientDone bool // the client closed its side
 	up, down   int64
 }
 
@@ -164,33 +168,58 @@ func (l *Line) serve(client net.Conn, st *Stats, n int) {
 	start := time.Now().Add(2 * l.oneWay)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		l.pump(up, client, start, func(k int) {
-			st.mu.Lock()
-			st.up += int64(k)
-			turn := st.serverSent
-			st.serverSent = false
-			if turn {
-				st.roundTrips++
-			}
-			count := st.roundTrips
-			st.mu.Unlock()
-			if turn && l.OnTurn != nil {
-				l.OnTurn(n, count)
-			}
-		}, nil)
+		l.pump(up, client, start, pumpHooks{
+			arrived: func(k int) {
+				st.mu.Lock()
+				st.up += int64(k)
+				st.pending = st.pending || st.serverSent
+				st.serverSent = false
+				st.mu.Unlock()
+			},
+			ended: func() {
+				st.mu.Lock()
+				st.clientDone = true
+				st.mu.Unlock()
+			},
+		})
 	})
 	wg.Go(func() {
-		l.pump(client, up, start, func(k int) {
-			st.mu.Lock()
-			st.down += int64(k)
-			st.mu.Unlock()
-		}, func() {
-			st.mu.Lock()
-			st.serverSent = true
-			st.mu.Unlock()
+		l.pump(client, up, start, pumpHooks{
+			arrived: func(k int) {
+				st.mu.Lock()
+				st.down += int64(k)
+				st.mu.Unlock()
+			},
+			released: func() { l.answer(st, n) },
 		})
 	})
 	wg.Wait()
+}
+
+// answer notes server data released to the client: the answer to a
+// pending turn, if any.
+func (l *Line) answer(st *Stats, n int) {
+	st.mu.Lock()
+	st.serverSent = true
+	turn := st.pending && !st.clientDone
+	if turn {
+		st.pending = false
+		st.roundTrips++
+	}
+	count := st.roundTrips
+	st.mu.Unlock()
+	if turn && l.OnTurn != nil {
+		l.OnTurn(n, count)
+	}
+}
+
+// pumpHooks are called by pump: arrived when a chunk is read from the
+// source, ended when the source has ended, released just before a chunk is
+// written to the destination. Each may be nil.
+type pumpHooks struct {
+	arrived  func(int)
+	ended    func()
+	released func()
 }
 
 type chunk struct {
@@ -199,10 +228,9 @@ type chunk struct {
 }
 
 // pump copies src to dst, each chunk held for oneWay after it arrived, or
-// after start if it arrived earlier. arrived runs when a chunk is read,
-// released just before it is written. Reading never waits for writing, so the
-// chunks in flight are as many as the sender sent.
-func (l *Line) pump(dst, src net.Conn, start time.Time, arrived func(int), released func()) {
+// after start if it arrived earlier. Reading never waits for writing, so
+// the chunks in flight are as many as the sender sent.
+func (l *Line) pump(dst, src net.Conn, start time.Time, hooks pumpHooks) {
 	q := make(chan chunk, 4096)
 	go func() {
 		defer close(q)
@@ -210,7 +238,9 @@ func (l *Line) pump(dst, src net.Conn, start time.Time, arrived func(int), relea
 			buf := make([]byte, 32<<10)
 			k, err := src.Read(buf)
 			if k > 0 {
-				arrived(k)
+				if hooks.arrived != nil {
+					hooks.arrived(k)
+				}
 				at := time.Now()
 				if at.Before(start) {
 					at = start
@@ -218,6 +248,9 @@ func (l *Line) pump(dst, src net.Conn, start time.Time, arrived func(int), relea
 				q <- chunk{data: buf[:k], due: at.Add(l.oneWay)}
 			}
 			if err != nil {
+				if hooks.ended != nil {
+					hooks.ended()
+				}
 				return
 			}
 		}
@@ -231,8 +264,8 @@ func (l *Line) pump(dst, src net.Conn, start time.Time, arrived func(int), relea
 		// Mark the release before the write: the client may read it and
 		// answer before Write returns here. A chunk the client sent just
 		// before may then count as a turn too: the count errs high.
-		if released != nil {
-			released()
+		if hooks.released != nil {
+			hooks.released()
 		}
 		if _, werr = dst.Write(c.data); werr != nil {
 			src.Close() // the peer is gone: end the reader too

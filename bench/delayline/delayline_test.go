@@ -161,3 +161,20 @@ func TestOnTurnAndReset(t *testing.T) {
 		t.Errorf("%d connections after Reset, want 0", n)
 	}
 }
+
+func TestUnansweredLastTurnIsNotCounted(t *testing.T) {
+	t.Parallel()
+	l := startLine(t, 200*time.Millisecond)
+	c := dial(t, l)
+	exchange(t, c, "a")
+	exchange(t, c, "b")
+	// A disconnect after the last answer: the echo comes back after the
+	// client has gone, and nothing waited for it.
+	if _, err := c.Write([]byte("bye")); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	if got := closeAndCount(t, l, c); got != 2 {
+		t.Errorf("counted %d round trips, want 2", got)
+	}
+}

@@ -46,6 +46,11 @@ type Options struct {
 	// Sudo runs the SFTP server through `sudo -n` over an exec channel, so
 	// the install runs with root rights.
 	Sudo bool
+	// Trace, when set, is called with the name of each step of the
+	// connection as the client takes it (key exchange, auth, channel, each
+	// SFTP request by type). For the round-trip benchmark; never names a
+	// path or content.
+	Trace func(event string)
 }
 
 // ConnectError says the TCP connection or the SSH handshake failed for a
@@ -111,13 +116,16 @@ type Conn struct {
 	timedOut    atomic.Bool
 	stop        func() bool
 	closeOnce   sync.Once
+	trace       tracer
 }
 
 // Dial connects to t, checks the host key with hk, authenticates with
 // signer and opens an SFTP session. Cancelling ctx closes the connection.
 func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts Options) (*Conn, error) {
 	to := opts.Timeouts
-	c := &Conn{opTimeout: to.Op}
+	tr := tracer(opts.Trace)
+	c := &Conn{opTimeout: to.Op, trace: tr}
+	ctx = withTracer(ctx, tr)
 	dial := tcpDialer(t, to)
 	if opts.Jump != nil {
 		jc, _, err := dialSSH(ctx, *opts.Jump, signer, hk, to, tcpDialer(*opts.Jump, to))
@@ -137,9 +145,9 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts O
 	c.ssh, c.HostKey, c.HostKeyType = client, ssh.FingerprintSHA256(key), key.Type()
 	c.stop = context.AfterFunc(ctx, func() { c.closeTransport() })
 	if opts.Sudo {
-		err = c.startSudoSFTP(t)
+		err = c.startSudoSFTP(t, tr)
 	} else {
-		c.sftp, err = sftp.NewClient(client)
+		err = c.startSFTP(tr)
 	}
 	if err != nil {
 		c.Close()
@@ -163,7 +171,37 @@ const sftpServerScript = `for p in /usr/lib/openssh/sftp-server /usr/libexec/ope
 // maxStderr bounds what is kept of the remote stderr.
 const maxStderr = 4096
 
-func (c *Conn) startSudoSFTP(t Target) error {
+// startSFTP opens a session channel and starts the sftp subsystem on it,
+// as sftp.NewClient does, but with the request stream passed through tr.
+func (c *Conn) startSFTP(tr tracer) error {
+	tr.emit("ssh: open session channel")
+	sess, err := c.ssh.NewSession()
+	if err != nil {
+		return err
+	}
+	c.session = sess
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	sess.Stderr = &limitedBuffer{max: maxStderr}
+	tr.emit("ssh: subsystem request")
+	if err := sess.RequestSubsystem("sftp"); err != nil {
+		return err
+	}
+	sc, err := sftp.NewClientPipe(stdout, traceSFTP(stdin, tr))
+	if err != nil {
+		return err
+	}
+	c.sftp = sc
+	return nil
+}
+
+func (c *Conn) startSudoSFTP(t Target, tr tracer) error {
 	sess, err := c.ssh.NewSession()
 	if err != nil {
 		return err
@@ -182,7 +220,7 @@ func (c *Conn) startSudoSFTP(t Target) error {
 	if err := sess.Start(sftpServerScript); err != nil {
 		return err
 	}
-	sc, err := sftp.NewClientPipe(stdout, stdin)
+	sc, err := sftp.NewClientPipe(stdout, traceSFTP(stdin, tr))
 	if err != nil {
 		// sudo has exited (or will): wait briefly for its message.
 		done := make(chan struct{})
@@ -270,6 +308,7 @@ func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to 
 // tcpDialer dials t directly.
 func tcpDialer(t Target, to Timeouts) dialFunc {
 	return func(ctx context.Context) (net.Conn, error) {
+		tracerFrom(ctx).emit("tcp: connect")
 		d := net.Dialer{Timeout: to.Connect}
 		nc, err := d.DialContext(ctx, "tcp", t.Addr())
 		if err != nil {
@@ -282,6 +321,7 @@ func tcpDialer(t Target, to Timeouts) dialFunc {
 // jumpDialer dials t through the bastion jc.
 func jumpDialer(jc *ssh.Client, jump, t Target, to Timeouts) dialFunc {
 	return func(ctx context.Context) (net.Conn, error) {
+		tracerFrom(ctx).emit("ssh: direct-tcpip channel through the jump host")
 		dctx, cancel := context.WithTimeout(ctx, to.Connect)
 		defer cancel()
 		nc, err := jc.DialContext(dctx, "tcp", t.Addr())
@@ -310,6 +350,7 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 		User: t.User,
 		Auth: []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
 			authTried = true
+			tracerFrom(ctx).emit("ssh: auth publickey")
 			return []ssh.Signer{signer}, nil
 		})},
 		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
@@ -319,6 +360,7 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 				return err
 			}
 			verified = true
+			tracerFrom(ctx).emit("ssh: host key checked; newkeys, auth service request")
 			return nil
 		},
 		HostKeyAlgorithms: algos,
@@ -329,6 +371,7 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 		_ = nc.SetDeadline(time.Now().Add(to.Handshake))
 	}
 	stopHandshake := context.AfterFunc(ctx, func() { nc.Close() })
+	tracerFrom(ctx).emit("ssh: version, key exchange")
 	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
 	stopHandshake()
 	if err != nil {
@@ -389,6 +432,7 @@ func (c *Conn) closeTransport() {
 func (c *Conn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.trace.emit("close")
 		if c.stop != nil {
 			c.stop()
 		}
