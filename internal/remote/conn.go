@@ -117,6 +117,7 @@ type Conn struct {
 	stop        func() bool
 	closeOnce   sync.Once
 	trace       tracer
+	sent        *sentCounter // SFTP requests written, for flight
 }
 
 // Dial connects to t, checks the host key with hk, authenticates with
@@ -124,7 +125,7 @@ type Conn struct {
 func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts Options) (*Conn, error) {
 	to := opts.Timeouts
 	tr := tracer(opts.Trace)
-	c := &Conn{opTimeout: to.Op, trace: tr}
+	c := &Conn{opTimeout: to.Op, trace: tr, sent: newSentCounter()}
 	ctx = withTracer(ctx, tr)
 	dial := tcpDialer(t, to)
 	if opts.Jump != nil {
@@ -171,6 +172,12 @@ const sftpServerScript = `for p in /usr/lib/openssh/sftp-server /usr/libexec/ope
 // maxStderr bounds what is kept of the remote stderr.
 const maxStderr = 4096
 
+// sftpOptions: a file longer than one packet (32 KiB) is written with all
+// its WRITE requests in flight at once, not one round trip per packet. A
+// failed write may leave holes in the temporary file; it is never renamed
+// then (the size and every answer are checked first).
+var sftpOptions = []sftp.ClientOption{sftp.UseConcurrentWrites(true)}
+
 // startSFTP opens a session channel and starts the sftp subsystem on it,
 // as sftp.NewClient does, but with the request stream passed through tr.
 func (c *Conn) startSFTP(tr tracer) error {
@@ -193,7 +200,7 @@ func (c *Conn) startSFTP(tr tracer) error {
 	if err := sess.RequestSubsystem("sftp"); err != nil {
 		return err
 	}
-	sc, err := sftp.NewClientPipe(stdout, traceSFTP(stdin, tr))
+	sc, err := sftp.NewClientPipe(stdout, c.sent.countSFTP(traceSFTP(stdin, tr)), sftpOptions...)
 	if err != nil {
 		return err
 	}
@@ -220,7 +227,7 @@ func (c *Conn) startSudoSFTP(t Target, tr tracer) error {
 	if err := sess.Start(sftpServerScript); err != nil {
 		return err
 	}
-	sc, err := sftp.NewClientPipe(stdout, traceSFTP(stdin, tr))
+	sc, err := sftp.NewClientPipe(stdout, c.sent.countSFTP(traceSFTP(stdin, tr)), sftpOptions...)
 	if err != nil {
 		// sudo has exited (or will): wait briefly for its message.
 		done := make(chan struct{})
@@ -436,14 +443,18 @@ func (c *Conn) Close() error {
 		if c.stop != nil {
 			c.stop()
 		}
-		var errs []error
+		// Close the connection first: every request has been answered, and
+		// an orderly SFTP close (EOF on the channel, then waiting for
+		// sftp-server to exit and the channel to close) costs a round trip
+		// that tells us nothing. sshd ends the session when the connection
+		// goes.
+		errs := []error{c.ssh.Close()}
 		if c.sftp != nil {
-			errs = append(errs, c.sftp.Close())
+			_ = c.sftp.Close() // reports the connection closed above
 		}
 		if c.session != nil {
 			c.session.Close()
 		}
-		errs = append(errs, c.ssh.Close())
 		if c.jump != nil {
 			errs = append(errs, c.jump.Close())
 		}

@@ -45,35 +45,38 @@ var sftpPacketNames = map[byte]string{
 	18: "RENAME", 19: "READLINK", 20: "SYMLINK", 200: "EXTENDED",
 }
 
-// packetTracer passes an SFTP request stream through to w and emits one
-// event per request, with its type (and an extended request's name). It
+// packetWriter passes an SFTP request stream through to w and calls
+// onPacket with the first bytes of each request before the request is
+// passed on (pkg/sftp writes each request whole, under its lock). It
 // parses only the length prefix and the first bytes of each packet.
-type packetTracer struct {
-	w    io.WriteCloser
-	t    tracer
-	head []byte // the start of the current packet, up to headLen bytes
-	left int    // bytes of the current packet not yet seen (after head)
+type packetWriter struct {
+	w        io.WriteCloser
+	onPacket func(head []byte)
+	head     []byte // the start of the current packet, up to headLen bytes
+	left     int    // bytes of the current packet not yet seen (after head)
 }
 
 // headLen covers length, type, request id and an extended request's name
 // length and the start of the name.
 const headLen = 4 + 1 + 4 + 4 + 32
 
+// traceSFTP emits one event per request written to w: its type (and an
+// extended request's name).
 func traceSFTP(w io.WriteCloser, t tracer) io.WriteCloser {
 	if t == nil {
 		return w
 	}
-	return &packetTracer{w: w, t: t}
+	return &packetWriter{w: w, onPacket: func(head []byte) { t.emit("sftp: " + describePacket(head)) }}
 }
 
-func (p *packetTracer) Write(b []byte) (int, error) {
+func (p *packetWriter) Write(b []byte) (int, error) {
 	p.scan(b)
 	return p.w.Write(b)
 }
 
-func (p *packetTracer) Close() error { return p.w.Close() }
+func (p *packetWriter) Close() error { return p.w.Close() }
 
-func (p *packetTracer) scan(b []byte) {
+func (p *packetWriter) scan(b []byte) {
 	for len(b) > 0 {
 		if p.left > 0 {
 			n := min(p.left, len(b))
@@ -85,7 +88,7 @@ func (p *packetTracer) scan(b []byte) {
 		if len(p.head) < p.headWant() {
 			continue // more of the head is in b, or in the next Write
 		}
-		p.t.emit("sftp: " + describePacket(p.head))
+		p.onPacket(p.head)
 		p.left = 4 + int(binary.BigEndian.Uint32(p.head)) - len(p.head)
 		p.head = p.head[:0]
 	}
@@ -93,7 +96,7 @@ func (p *packetTracer) scan(b []byte) {
 
 // headWant is how much of the current packet's start to collect: its
 // length prefix, then up to headLen bytes of the packet.
-func (p *packetTracer) headWant() int {
+func (p *packetWriter) headWant() int {
 	if len(p.head) < 4 {
 		return 4
 	}
