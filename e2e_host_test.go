@@ -55,8 +55,10 @@ func TestIdempotentBackupAndRollback(t *testing.T) {
 	if got := string(must(os.ReadFile(prev))); got != "old: version\n" {
 		t.Errorf(".previous holds %q, want the old version", got)
 	}
-	if fi := must(os.Stat(prev)); fi.Mode().Perm() != 0o600 {
-		t.Errorf(".previous mode %04o, want 0600", fi.Mode().Perm())
+	// The backup is the old file itself (a hard link made on the host),
+	// with its bits for others removed.
+	if fi := must(os.Stat(prev)); fi.Mode().Perm() != 0o640 {
+		t.Errorf(".previous mode %04o, want 0640 (the old 0644 without others)", fi.Mode().Perm())
 	}
 
 	// Same content again: nothing is written.
@@ -157,6 +159,9 @@ func TestModeOwnerAndHostRefusals(t *testing.T) {
 			must(0, os.WriteFile(target, []byte("untouched\n"), 0o600))
 			must(0, os.Symlink(target, remote))
 		}, "symbolic link", nil, false},
+		{"directory at remote_path", func(t *testing.T, r *runner, remote string) {
+			must(0, os.Mkdir(remote, 0o700))
+		}, "not a regular file", nil, false},
 		{"parent writable by others", func(t *testing.T, r *runner, remote string) {
 			must(0, os.Chmod(filepath.Dir(remote), 0o777))
 		}, "writable by its group or others", nil, false},
@@ -164,11 +169,13 @@ func TestModeOwnerAndHostRefusals(t *testing.T) {
 			must(0, os.Chmod(filepath.Dir(remote), 0o770))
 		}, "writable by its group or others", nil, false},
 		{"stale temp files removed, others kept", func(t *testing.T, r *runner, remote string) {
-			for _, d := range []string{".sops-deploy-galaxy.yaml-0123456789abcdef01234567.d", ".sops-deploy-galaxy.yaml.previous-0123456789abcdef01234567.d"} {
-				stale := filepath.Join(filepath.Dir(remote), d)
-				must(0, os.Mkdir(stale, 0o700))
-				must(0, os.WriteFile(filepath.Join(stale, "galaxy.yaml"), []byte("partial"), 0o600))
-			}
+			// What a run that crashed mid-upload leaves: its work
+			// directory with a partial file, and its lock, whose time
+			// (0 s from when it was taken) is up.
+			stale := filepath.Join(filepath.Dir(remote), ".sops-deploy-galaxy.yaml.d")
+			must(0, os.Mkdir(stale, 0o700))
+			must(0, os.WriteFile(filepath.Join(stale, "new"), []byte("partial"), 0o600))
+			must(0, os.Symlink("sops-deploy-lock:0123456789abcdef01234567:0", filepath.Join(filepath.Dir(remote), ".sops-deploy-galaxy.yaml.lock")))
 			// Not ours: a name that only starts like ours.
 			must(0, os.WriteFile(filepath.Join(filepath.Dir(remote), ".sops-deploy-galaxy.yaml2-keep"), []byte("x"), 0o600))
 		}, "", func(t *testing.T, remote string) {
@@ -202,6 +209,10 @@ func TestModeOwnerAndHostRefusals(t *testing.T) {
 				errs := errorLines(res.stdout)
 				if res.code != 1 || len(errs) != 1 || !strings.Contains(errs[0], tc.want) {
 					t.Fatalf("want one error containing %q, got exit %d:\n%s", tc.want, res.code, res.stdout)
+				}
+				// A refusal on the host has a hint of its own.
+				if strings.Contains(errs[0], "free space") {
+					t.Errorf("refusal with the generic hint: %s", errs[0])
 				}
 			}
 			if tc.check != nil {

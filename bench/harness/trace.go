@@ -206,7 +206,7 @@ func (h *harness) traceOne(c netCase, signer ssh.Signer) (*turnLog, error) {
 	}
 	remotePath := filepath.Join(h.remoteRoot, "action", "galaxy.yaml")
 	if strings.Contains(strings.Join(c.env, " "), "rollback") {
-		_, err = conn.Rollback(remotePath)
+		_, err = conn.Rollback(remote.Spec{Path: remotePath, Mode: 0o600, UID: -1, GID: -1})
 	} else {
 		_, err = conn.Install(remote.Spec{Path: remotePath, Content: h.small.plain, Mode: 0o600, UID: -1, GID: -1, Backup: true})
 	}

@@ -54,8 +54,17 @@ func Describe(err error) (msg, hint string) {
 		se  *remote.SudoError
 		ote *remote.OpTimeoutError
 		oce *ssh.OpenChannelError
+		cxe *remote.CancelledError
+		le  *remote.LockError
+		sfe *remote.SFTPError
 	)
 	switch {
+	case errors.As(err, &sfe):
+		return sfe.Error(), sfe.Hint()
+	case errors.As(err, &cxe):
+		return cxe.Error(), cxe.Hint()
+	case errors.As(err, &le):
+		return le.Error() + "; remote_path was not touched", le.Hint()
 	case errors.As(err, &ie):
 		return ie.Error(), ie.Hint
 	case errors.As(err, &ke):
@@ -108,6 +117,8 @@ func Describe(err error) (msg, hint string) {
 			return ce.Error(), "check that the host is up and that its SSH port is reachable from the runner"
 		}
 		return ce.Error(), "check host and port, and that sshd runs on the host and allows SFTP (Subsystem sftp)"
+	case errors.As(err, &ine) && ine.Hint != "":
+		return ine.Error(), ine.Hint
 	case errors.As(err, &ine):
 		msg := ine.Error() + "; remote_path holds the previous or the new version, complete, never a partial one"
 		if errors.Is(err, fs.ErrPermission) {

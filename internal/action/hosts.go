@@ -96,10 +96,14 @@ func (d *hostDeployer) run(ctx context.Context, h inputs.Host) (report.Host, err
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
 	backoff := d.opts.Backoff
+	// One state for all attempts: a retry continues the attempt before,
+	// and the host counts as changed if any attempt changed it.
+	st := remote.NewRunState()
 	var err error
 	for attempt := 0; ; attempt++ {
 		res.Attempts = attempt + 1
-		err = d.once(ctx, h, &res)
+		err = d.once(ctx, h, st, &res)
+		res.Changed = res.Changed || st.Changed
 		if err == nil || !remote.Transient(err) || attempt >= d.cfg.Retries || ctx.Err() != nil {
 			break
 		}
@@ -116,8 +120,8 @@ func (d *hostDeployer) run(ctx context.Context, h inputs.Host) (report.Host, err
 	return res, err
 }
 
-func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host) error {
-	opts := remote.Options{Timeouts: d.opts.Timeouts, Sudo: d.cfg.Sudo}
+func (d *hostDeployer) once(ctx context.Context, h inputs.Host, st *remote.RunState, res *report.Host) error {
+	opts := remote.Options{Timeouts: d.opts.Timeouts, Sudo: d.cfg.Sudo, State: st}
 	if d.cfg.Jump != nil {
 		opts.Jump = &remote.Target{Host: d.cfg.Jump.Name, Port: d.cfg.Jump.Port, User: d.cfg.JumpUser}
 	}
@@ -127,19 +131,19 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, res *report.Host
 	}
 	defer conn.Close()
 	res.HostKey = conn.HostKeyType + " " + conn.HostKey
+	spec := remote.Spec{Path: d.cfg.RemotePath, Mode: d.cfg.FileMode, UID: d.cfg.Owner, GID: d.cfg.Group}
 	var inst *remote.Installed
 	if d.cfg.Operation == "rollback" {
-		inst, err = conn.Rollback(d.cfg.RemotePath)
+		inst, err = conn.Rollback(spec)
 	} else {
-		inst, err = conn.Install(remote.Spec{
-			Path: d.cfg.RemotePath, Content: d.content.Reveal(), Mode: d.cfg.FileMode,
-			UID: d.cfg.Owner, GID: d.cfg.Group, Backup: d.cfg.Backup,
-		})
+		spec.Content, spec.Backup = d.content.Reveal(), d.cfg.Backup
+		inst, err = conn.Install(spec)
 	}
 	if err != nil {
 		return err
 	}
-	res.Changed, res.Mode, res.Bytes, res.Backup = inst.Changed, inst.Mode, inst.Size, inst.Backup
+	res.Changed = res.Changed || inst.Changed
+	res.Mode, res.Bytes, res.Backup = inst.Mode, inst.Size, inst.Backup
 	return nil
 }
 

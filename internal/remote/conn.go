@@ -51,6 +51,9 @@ type Options struct {
 	// SFTP request by type). For the round-trip benchmark; never names a
 	// path or content.
 	Trace func(event string)
+	// State carries what earlier attempts of this run did on this host;
+	// nil starts afresh.
+	State *RunState
 }
 
 // ConnectError says the TCP connection or the SSH handshake failed for a
@@ -116,8 +119,16 @@ type Conn struct {
 	timedOut    atomic.Bool
 	stop        func() bool
 	closeOnce   sync.Once
-	trace       tracer
-	sent        *sentCounter // SFTP requests written, for flight
+	// ctx is Dial's. Once it is done no new operation starts, except the
+	// clean-up (cleaning), and the connection closes cancelGrace later.
+	ctx      context.Context
+	cleaning atomic.Bool
+	state    *RunState
+	// renewEvery is how often a held lock is renewed.
+	renewEvery time.Duration
+	trace      tracer
+	sent       *sentCounter // SFTP requests written, for flight
+	sending    sync.Mutex   // held by a flight, and by any other sender meanwhile
 }
 
 // Dial connects to t, checks the host key with hk, authenticates with
@@ -125,7 +136,10 @@ type Conn struct {
 func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts Options) (*Conn, error) {
 	to := opts.Timeouts
 	tr := tracer(opts.Trace)
-	c := &Conn{opTimeout: to.Op, trace: tr, sent: newSentCounter()}
+	c := &Conn{opTimeout: to.Op, ctx: ctx, state: opts.State, renewEvery: lockRenewEvery, trace: tr, sent: newSentCounter()}
+	if c.state == nil {
+		c.state = NewRunState()
+	}
 	ctx = withTracer(ctx, tr)
 	dial := tcpDialer(t, to)
 	if opts.Jump != nil {
@@ -144,24 +158,59 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts O
 		return nil, err
 	}
 	c.ssh, c.HostKey, c.HostKeyType = client, ssh.FingerprintSHA256(key), key.Type()
-	c.stop = context.AfterFunc(ctx, func() { c.closeTransport() })
-	if opts.Sudo {
-		err = c.startSudoSFTP(t, tr)
-	} else {
-		err = c.startSFTP(tr)
-	}
-	if err != nil {
-		c.Close()
-		var se *SudoError
-		if errors.As(err, &se) {
-			return nil, err
+	// A cancelled run still removes its temporary files: the connection
+	// stays open for cancelGrace, then it is closed whatever is in flight.
+	c.stop = context.AfterFunc(ctx, func() { time.AfterFunc(cancelGrace, c.closeTransport) })
+	// Starting SFTP has no timeout of its own: a stalled server is cut off
+	// like any operation.
+	err = c.op(func() (err error) {
+		if opts.Sudo {
+			return c.startSudoSFTP(t, tr)
 		}
-		if ctx.Err() != nil {
+		return c.startSFTP(tr)
+	})
+	if err != nil {
+		var se *SudoError
+		var ote *OpTimeoutError
+		alive := !errors.As(err, &se) && !errors.As(err, &ote) && ctx.Err() == nil && c.alive()
+		c.Close()
+		switch {
+		case se != nil, ote != nil:
+			return nil, err
+		case alive:
+			return nil, &SFTPError{Addr: t.Addr(), Err: err}
+		case ctx.Err() != nil:
 			err = ctx.Err()
 		}
 		return nil, &ConnectError{Addr: t.Addr(), Phase: "start SFTP on", Err: err}
 	}
 	return c, nil
+}
+
+// SFTPError says the host accepted the login, and the connection still
+// works, but SFTP did not start: the server's answer is final.
+type SFTPError struct {
+	Addr string
+	Err  error
+}
+
+func (e *SFTPError) Error() string {
+	return fmt.Sprintf("failed to start SFTP on %s although the SSH login worked: %v", e.Addr, e.Err)
+}
+
+func (e *SFTPError) Unwrap() error { return e.Err }
+
+// Hint says how to fix it.
+func (e *SFTPError) Hint() string {
+	return "check the host's `Subsystem sftp` line in sshd_config (the sftp-server it names must exist; internal-sftp always does), and make the login user's shell start-up files (.bashrc, .profile) print nothing in non-interactive shells"
+}
+
+// alive reports whether the SSH connection still answers a request.
+func (c *Conn) alive() bool {
+	return c.op(func() error {
+		_, _, err := c.ssh.SendRequest("keepalive@openssh.com", true, nil)
+		return err
+	}) == nil
 }
 
 // sftpServerScript finds sftp-server on Debian/Ubuntu, RHEL and Arch paths
@@ -411,8 +460,17 @@ func isTimeout(err error) bool {
 }
 
 // op runs one SFTP operation, cutting the connection if it stalls for
-// longer than the operation timeout.
+// longer than the operation timeout. Once the run is cancelled it runs
+// only clean-up operations.
 func (c *Conn) op(f func() error) error {
+	if err := c.ctx.Err(); err != nil && !c.cleaning.Load() {
+		return err
+	}
+	return c.cleanupOp(f)
+}
+
+// cleanupOp is op, also after cancellation.
+func (c *Conn) cleanupOp(f func() error) error {
 	if c.opTimeout <= 0 {
 		return f()
 	}

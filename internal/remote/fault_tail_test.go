@@ -41,8 +41,10 @@ func cutInTheLastFlights(t *testing.T, oldContent, newContent []byte) {
 	target := Target{Host: "127.0.0.1", Port: atoi(portOf(p.addr)), User: s.User}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "galaxy.yaml")
-	install := func() error {
-		c, err := Dial(context.Background(), target, signer, hk, Options{Timeouts: fastTimeouts})
+	// install is one attempt of a run whose attempts share st, as the
+	// action's retries do (a retry takes over its own lock).
+	install := func(st *RunState) error {
+		c, err := Dial(context.Background(), target, signer, hk, Options{Timeouts: fastTimeouts, State: st})
 		if err != nil {
 			return err
 		}
@@ -60,15 +62,16 @@ func cutInTheLastFlights(t *testing.T, oldContent, newContent []byte) {
 	}
 	reset()
 	p.total.Store(0)
-	if err := install(); err != nil {
+	if err := install(NewRunState()); err != nil {
 		t.Fatalf("uncut install: %v", err)
 	}
 	total := p.total.Load()
-	const tail, step = 1500, 40 // bytes: the last flights are a few hundred
+	const tail, step = 1200, 100 // bytes: the last flights are a few hundred
 	for n := max(total-tail, 1); n < total; n += step {
 		reset()
 		p.limit.Store(n)
-		err := install()
+		st := NewRunState()
+		err := install(st)
 		p.limit.Store(-1)
 		got, rerr := os.ReadFile(path)
 		if rerr != nil {
@@ -80,7 +83,7 @@ func cutInTheLastFlights(t *testing.T, oldContent, newContent []byte) {
 		if err != nil && !Transient(err) {
 			t.Errorf("cut at %d of %d bytes: %v is not classed transient", n, total, err)
 		}
-		if err := install(); err != nil {
+		if err := install(st); err != nil {
 			t.Fatalf("install after a cut at %d of %d bytes: %v", n, total, err)
 		}
 		if got, _ := os.ReadFile(path); !bytes.Equal(got, newContent) {
@@ -90,9 +93,9 @@ func cutInTheLastFlights(t *testing.T, oldContent, newContent []byte) {
 			t.Fatalf("cut at %d of %d bytes: the backup is not the old version after the retry", n, total)
 		}
 		// The cut session's sftp-server may still act on requests it had
-		// read (a MKDIR) after the retry's clean-up: the run after removes
-		// what it made.
-		if err := install(); err != nil {
+		// read after the retry's clean-up: the next run removes what it
+		// left.
+		if err := install(st); err != nil {
 			t.Fatalf("second install after a cut at %d of %d bytes: %v", n, total, err)
 		}
 		assertClean(t, dir)

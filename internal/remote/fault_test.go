@@ -88,9 +88,15 @@ func (p *proxy) serve(c net.Conn, upstream string) {
 						n = int(room)
 					}
 				}
-				used.Add(int64(n))
+				u := used.Add(int64(n))
 				p.total.Add(int64(n))
 				if _, err := dst.Write(buf[:n]); err != nil {
+					cut()
+					return
+				}
+				// Cut at once: waiting for the next read could wait
+				// forever when both sides wait for a truncated packet.
+				if limit >= 0 && u >= limit {
 					cut()
 					return
 				}
@@ -136,14 +142,17 @@ func TestCutAnywhere(t *testing.T) {
 	path := filepath.Join(dir, "galaxy.yaml")
 	oldContent := []byte("old: version\n")
 	newContent := bytes.Repeat([]byte("key: new-version-value\n"), 4000) // ~90 KB: several SFTP writes
-	install := func() error {
-		c, err := Dial(context.Background(), target, signer, hk, Options{Timeouts: fastTimeouts})
+	// install is one attempt of a run whose attempts share st; it
+	// returns whether the run changed the host so far, as the action
+	// reports it.
+	install := func(st *RunState) (bool, error) {
+		c, err := Dial(context.Background(), target, signer, hk, Options{Timeouts: fastTimeouts, State: st})
 		if err != nil {
-			return err
+			return st.Changed, err
 		}
 		defer c.Close()
-		_, err = c.Install(Spec{Path: path, Content: newContent, Mode: 0o600, UID: -1, GID: -1, Backup: true})
-		return err
+		res, err := c.Install(Spec{Path: path, Content: newContent, Mode: 0o600, UID: -1, GID: -1, Backup: true})
+		return st.Changed || (res != nil && res.Changed), err
 	}
 	reset := func() {
 		if err := os.WriteFile(path, oldContent, 0o600); err != nil {
@@ -153,7 +162,7 @@ func TestCutAnywhere(t *testing.T) {
 
 	reset()
 	p.total.Store(0)
-	if err := install(); err != nil {
+	if _, err := install(NewRunState()); err != nil {
 		t.Fatalf("uncut install: %v", err)
 	}
 	total := p.total.Load()
@@ -163,8 +172,10 @@ func TestCutAnywhere(t *testing.T) {
 	for i := 1; i < points; i++ {
 		n := total * int64(i) / points
 		reset()
+		os.Remove(path + BackupSuffix)
+		st := NewRunState()
 		p.limit.Store(n)
-		err := install()
+		_, err := install(st)
 		p.limit.Store(-1)
 		got, rerr := os.ReadFile(path)
 		if rerr != nil {
@@ -176,11 +187,20 @@ func TestCutAnywhere(t *testing.T) {
 		if err != nil && !Transient(err) {
 			t.Errorf("cut at %d bytes: %v is not classed transient", n, err)
 		}
-		if err := install(); err != nil {
+		changed, err := install(st)
+		if err != nil {
 			t.Fatalf("install after a cut at %d bytes: %v", n, err)
 		}
 		if got, _ := os.ReadFile(path); !bytes.Equal(got, newContent) {
 			t.Fatalf("install after a cut at %d bytes did not complete", n)
+		}
+		// The run replaced the old version: it must say so, whichever
+		// attempt did it.
+		if !changed {
+			t.Errorf("cut at %d bytes: the run reports the host unchanged", n)
+		}
+		if got, _ := os.ReadFile(path + BackupSuffix); !bytes.Equal(got, oldContent) {
+			t.Errorf("cut at %d bytes: the backup holds %d bytes, not the old version", n, len(got))
 		}
 		assertClean(t, dir)
 	}

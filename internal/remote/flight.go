@@ -22,7 +22,10 @@ import (
 // an earlier one fails (and the results are checked before anything that
 // is not). A step that sends more than one request (a write longer than
 // one packet) must be last in its flight, since the next step is started
-// once the first request of its predecessor is on the wire.
+// once the first request of its predecessor is on the wire. For the same
+// reason nothing else may send while a flight does: other senders (the
+// lock's renewal) hold Conn.sending, as flight does until all its
+// requests are answered.
 
 // sentCounter counts the requests written to the SFTP server.
 type sentCounter struct {
@@ -52,7 +55,11 @@ func (s *sentCounter) countSFTP(w io.WriteCloser) io.WriteCloser {
 // have returned. The whole flight is bounded by the operation timeout.
 func (c *Conn) flight(steps ...func() error) []error {
 	errs := make([]error, len(steps))
+	ran := false
 	timeout := c.op(func() error {
+		ran = true
+		c.sending.Lock()
+		defer c.sending.Unlock()
 		var wg sync.WaitGroup
 		for i, step := range steps {
 			c.sent.mu.Lock()
@@ -74,6 +81,12 @@ func (c *Conn) flight(steps ...func() error) []error {
 		wg.Wait()
 		return errors.Join(errs...) // so that op can tell a stall
 	})
+	if !ran { // cancelled: nothing was sent
+		for i := range errs {
+			errs[i] = timeout
+		}
+		return errs
+	}
 	var ote *OpTimeoutError
 	if errors.As(timeout, &ote) {
 		for i := range errs {

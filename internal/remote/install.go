@@ -2,15 +2,11 @@ package remote
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
-	"regexp"
 
 	"github.com/pkg/sftp"
 )
@@ -22,6 +18,9 @@ type InstallError struct {
 	Step string // e.g. "create the temporary file"
 	Path string
 	Err  error
+	// Hint, when set, says how to fix a refusal (a link or directory at
+	// the target, an unsafe directory); otherwise the edge supplies one.
+	Hint string
 }
 
 func (e *InstallError) Error() string {
@@ -30,7 +29,8 @@ func (e *InstallError) Error() string {
 
 func (e *InstallError) Unwrap() error { return e.Err }
 
-// Spec is what to install.
+// Spec is what to install. A rollback uses only Path, Mode, UID and GID:
+// the version it restores gets them.
 type Spec struct {
 	Path    string // absolute path on the host
 	Content []byte
@@ -56,219 +56,223 @@ type Installed struct {
 	Size     int64
 	UID, GID int
 	Changed  bool   // false when the host already had identical content, mode and owner
-	Backup   string // path of the kept previous version, if one was written
-	Cleaned  int    // stale temporary files of earlier runs removed
+	Backup   string // path of the kept previous version, if there is one
+	Cleaned  int    // files an interrupted earlier run left, removed or completed
 }
 
-// TempPrefix starts the name of every temporary file this action creates,
-// so that leftovers of an interrupted run can be recognised.
+// TempPrefix starts the name of everything this action creates next to
+// the target besides the backup: the lock and the work directory.
 const TempPrefix = ".sops-deploy-"
 
-// Install puts s.Content at s.Path atomically: a temporary file with a
-// random name in the same directory, created exclusively, given its mode
-// and owner through its handle before the first byte, written, synced where
-// the server supports it, closed, checked and renamed over the target with
-// posix-rename. On any failure the temporary file is removed and the
-// target is left as it was. When the target already has the same content,
-// mode and owner nothing is written.
+// Install puts s.Content at s.Path atomically, under the host-side lock
+// (see lock.go): the new version is written into a fresh 0700 work
+// directory next to the target (exclusive create, mode and owner set
+// through the handle before the first byte, synced where the server
+// supports it, closed and checked), the version it replaces is kept as the
+// backup with a hard link made on the server, and the new file is renamed
+// over the target with posix-rename. Every step before that rename leaves
+// the target as it was; a cut after it leaves work a later run completes.
+// When the target already has the same content, mode and owner nothing is
+// written.
 func (c *Conn) Install(s Spec) (*Installed, error) {
-	cur, err := c.inspect(s.Path)
+	tx, err := c.begin(s, s.Backup)
 	if err != nil {
 		return nil, err
 	}
-	cleaned := c.removeStaleTemps(s.Path)
-	old, err := c.readIfSameSize(s.Path, cur, len(s.Content))
+	res, err := tx.install(s)
+	return tx.finish(res, err)
+}
+
+func (tx *txn) install(s Spec) (*Installed, error) {
+	c := tx.c
+	same, err := tx.unchanged(s)
+	if err != nil || same {
+		if same {
+			fi := tx.cur
+			uid, gid := owner(fi)
+			res := &Installed{Path: s.Path, Mode: fi.Mode().Perm(), Size: fi.Size(), UID: uid, GID: gid}
+			if tx.backup != nil {
+				res.Backup = tx.backupPath()
+			}
+			return res, nil
+		}
+		return nil, err
+	}
+	f, owner, err := tx.createNew()
 	if err != nil {
 		return nil, err
 	}
-	if cur != nil && old != nil && bytes.Equal(old, s.Content) && cur.Mode().Perm() == s.Mode.Perm() && ownerMatches(cur, s.UID, s.GID) {
-		uid, gid := owner(cur)
-		return &Installed{Path: s.Path, Mode: cur.Mode().Perm(), Size: cur.Size(), UID: uid, GID: gid, Cleaned: cleaned}, nil
+	if err := tx.fillNew(f, s, owner); err != nil {
+		_ = c.cleanupOp(f.Close)
+		return nil, err
 	}
-	res := &Installed{Changed: true, Cleaned: cleaned}
-	w := write{target: s.Path, content: s.Content, mode: s.Mode, uid: s.UID, gid: s.GID}
-	if s.Backup && cur != nil {
-		w.keepAs, w.keepMode = s.Path+BackupSuffix, cur.Mode().Perm()
-		res.Backup = w.keepAs
+	if err := tx.syncNew(f, s); err != nil {
+		_ = c.cleanupOp(f.Close)
+		return nil, err
 	}
-	fi, err := c.writeAtomic(w)
+	fi, err := tx.closeAndSwitch(f, s)
 	if err != nil {
 		return nil, err
 	}
-	return verified(s.Path, fi, int64(len(s.Content)), s.Mode, s.UID, s.GID, res)
-}
-
-// inspect checks, in one round trip, that the SFTP server can replace
-// files atomically, that the target is not a symbolic link or a directory,
-// and that its directory is safe; it creates the directory when missing.
-// It returns the target's info, or nil when there is none.
-func (c *Conn) inspect(p string) (fs.FileInfo, error) {
-	if _, ok := c.sftp.HasExtension("posix-rename@openssh.com"); !ok {
-		return nil, &InstallError{Step: "replace atomically", Path: p, Err: errors.New("the SFTP server lacks posix-rename@openssh.com")}
-	}
-	dir := path.Dir(p)
-	var fi, di fs.FileInfo
-	errs := c.flight(
-		func() (err error) { fi, err = c.sftp.Lstat(p); return err },
-		func() (err error) { di, err = c.sftp.Stat(dir); return err },
-	)
-	if err := c.checkDir(dir, di, errs[1]); err != nil {
-		return nil, err
-	}
-	if errors.Is(errs[0], fs.ErrNotExist) {
-		return nil, nil
-	}
-	return fi, checkTarget(p, fi, errs[0])
-}
-
-// checkTarget refuses a target that is a link or not a regular file.
-func checkTarget(p string, fi fs.FileInfo, err error) error {
-	switch {
-	case err != nil:
-		return &InstallError{Step: "inspect", Path: p, Err: err}
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return &InstallError{Step: "replace", Path: p, Err: errors.New("it is a symbolic link; refusing to follow it")}
-	case !fi.Mode().IsRegular():
-		return &InstallError{Step: "replace", Path: p, Err: errors.New("it exists and is not a regular file")}
-	}
-	return nil
-}
-
-// readIfSameSize returns the current content of p when it may equal a new
-// content of size bytes: a file of another size differs, and is not read.
-// The content stays in memory only.
-func (c *Conn) readIfSameSize(p string, cur fs.FileInfo, size int) ([]byte, error) {
-	if cur == nil || cur.Size() != int64(size) {
-		return nil, nil
-	}
-	var f *sftp.File
-	if err := c.op(func() (err error) { f, err = c.sftp.Open(p); return err }); err != nil {
-		return nil, &InstallError{Step: "read the current version of", Path: p, Err: err}
-	}
-	// The handle is not closed: a CLOSE would cost a round trip (pkg/sftp
-	// sends it only once the read is answered) and tells nothing;
-	// sftp-server closes every handle when the session ends, right after.
-	// One byte more than expected tells a file that grew meanwhile.
-	b := make([]byte, size+1)
-	var n int
-	err := c.op(func() (err error) { n, err = f.ReadAt(b, 0); return err })
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, &InstallError{Step: "read the current version of", Path: p, Err: err}
-	}
-	return b[:n], nil
+	return verified(s.Path, fi, int64(len(s.Content)), s.Mode, s.UID, s.GID, &Installed{Changed: true, Backup: tx.backupPath()})
 }
 
 // Rollback swaps Path+BackupSuffix back into place atomically and keeps the
 // version it replaces as the new previous version, so a second rollback
-// undoes the first. The swap is made on the server with a hard link: no
-// content crosses the network.
-func (c *Conn) Rollback(p string) (*Installed, error) {
-	backup := p + BackupSuffix
-	cur, bi, err := c.inspectRollback(p, backup)
+// undoes the first. It moves hard links only: no content crosses the
+// network, and at every point the host holds both versions under names a
+// later run recognises (see txn.repair). The restored version gets
+// s.Mode, and s.UID and s.GID when they are set.
+func (c *Conn) Rollback(s Spec) (*Installed, error) {
+	tx, err := c.begin(s, true)
 	if err != nil {
 		return nil, err
 	}
-	cleaned := c.removeStaleTemps(p)
-	res := &Installed{Changed: true, Cleaned: cleaned}
-	if cur == nil {
-		var fi fs.FileInfo
-		errs := c.flight(
-			func() error { return c.sftp.PosixRename(backup, p) },
-			func() (err error) { fi, err = c.sftp.Lstat(p); return err },
-		)
-		if errs[0] != nil {
-			return nil, &InstallError{Step: "rename the previous version onto", Path: p, Err: errs[0]}
-		}
-		if errs[1] != nil {
-			return nil, &InstallError{Step: "inspect the installed file", Path: p, Err: errs[1]}
-		}
-		return verified(p, fi, bi.Size(), bi.Mode().Perm(), -1, -1, res)
-	}
-	fi, err := c.swap(p, backup, cur)
-	if err != nil {
-		return nil, err
-	}
-	res.Backup = backup
-	return verified(p, fi, bi.Size(), bi.Mode().Perm(), -1, -1, res)
+	res, err := tx.rollback(s)
+	return tx.finish(res, err)
 }
 
-// inspectRollback looks at the target and its previous version in one
-// round trip.
-func (c *Conn) inspectRollback(p, backup string) (cur, bi fs.FileInfo, err error) {
-	if _, ok := c.sftp.HasExtension("posix-rename@openssh.com"); !ok {
-		return nil, nil, &InstallError{Step: "replace atomically", Path: p, Err: errors.New("the SFTP server lacks posix-rename@openssh.com")}
+func (tx *txn) rollback(s Spec) (*Installed, error) {
+	c, st := tx.c, tx.c.state
+	done := &Installed{Changed: true}
+	if st.switched || (st.switchSent && tx.backup == nil) {
+		// An earlier attempt of this run already swapped the versions.
+		if tx.backup != nil {
+			done.Backup = tx.backupPath()
+		}
+		return c.verify(s.Path, -1, s.Mode, s.UID, s.GID, done)
 	}
-	errs := c.flight(
-		func() (err error) { cur, err = c.sftp.Lstat(p); return err },
-		func() (err error) { bi, err = c.sftp.Lstat(backup); return err },
-	)
-	if errors.Is(errs[0], fs.ErrNotExist) {
-		cur = nil
-	} else if err := checkTarget(p, cur, errs[0]); err != nil {
-		return nil, nil, err
+	if tx.backup == nil {
+		return nil, &InstallError{Step: "roll back to", Path: tx.backupPath(), Err: errNoPrevious}
 	}
-	switch {
-	case errors.Is(errs[1], fs.ErrNotExist):
-		return nil, nil, &InstallError{Step: "roll back to", Path: backup, Err: errors.New("there is no previous version (was the last deploy made with backup: false, or is this the first deploy?)")}
-	case errs[1] != nil:
-		return nil, nil, &InstallError{Step: "inspect", Path: backup, Err: errs[1]}
-	case !bi.Mode().IsRegular():
-		return nil, nil, &InstallError{Step: "roll back to", Path: backup, Err: errors.New("it is not a regular file")}
+	if tx.cur == nil {
+		// Nothing to keep: the previous version simply takes the name.
+		if err := tx.restoreAttrs(tx.backupPath(), s); err != nil {
+			return nil, err
+		}
+		if err := tx.switchIn(tx.backupPath()); err != nil {
+			return nil, err
+		}
+		return c.verify(s.Path, tx.backup.Size(), s.Mode, s.UID, s.GID, done)
 	}
-	return cur, bi, nil
+	if err := tx.makeWorkDir(); err != nil {
+		return nil, err
+	}
+	if err := c.op(func() error { return c.sftp.Link(tx.backupPath(), tx.newPath()) }); err != nil {
+		return nil, &InstallError{Step: "link the previous version", Path: tx.backupPath(), Err: err}
+	}
+	tx.newMade = true
+	if err := tx.restoreAttrs(tx.newPath(), s); err != nil {
+		return nil, err
+	}
+	if err := c.op(func() error { return c.sftp.Link(s.Path, tx.oldPath()) }); err != nil {
+		return nil, &InstallError{Step: "keep the current version (hard link) of", Path: s.Path, Err: err}
+	}
+	tx.oldLinked = true
+	if err := tx.switchIn(tx.newPath()); err != nil {
+		return nil, err
+	}
+	if err := tx.keepOld(); err != nil {
+		return nil, err
+	}
+	done.Backup = tx.backupPath()
+	return c.verify(s.Path, tx.backup.Size(), s.Mode, s.UID, s.GID, done)
 }
 
-// swap puts backup in place of p and keeps p as backup, with a hard link
-// of p in a private directory: three flights, and the previous version is
-// renamed onto p before the link takes the backup's name, so a failure
-// never overwrites a version that exists nowhere else.
-func (c *Conn) swap(p, backup string, cur fs.FileInfo) (fs.FileInfo, error) {
-	d, err := newTempDir(p)
-	if err != nil {
-		return nil, err
+var errNoPrevious = errors.New("there is no previous version (was the last deploy made with backup: false, or is this the first deploy?)")
+
+// restoreAttrs gives the version at p (not yet in place) the mode and
+// owner the run asks for.
+func (tx *txn) restoreAttrs(p string, s Spec) error {
+	c := tx.c
+	b := tx.backup
+	if b.Mode().Perm() != s.Mode.Perm() {
+		if err := c.op(func() error { return c.sftp.Chmod(p, s.Mode) }); err != nil {
+			return &InstallError{Step: "set the mode of", Path: p, Err: err}
+		}
 	}
-	var di fs.FileInfo
-	errs := c.flight(
-		func() error { return c.sftp.Mkdir(d.dir) },
-		func() error { return c.sftp.Chmod(d.dir, 0o700) },
-		func() (err error) { di, err = c.sftp.Lstat(d.dir); return err },
-		func() error { return c.sftp.Link(p, d.old) },
-	)
-	d.made, d.oldLinked = errs[0] == nil, errs[3] == nil
-	switch {
-	case errs[0] != nil:
-		err = &InstallError{Step: "create the temporary directory", Path: d.dir, Err: errs[0]}
-	case errs[1] != nil || errs[2] != nil || !di.IsDir() || di.Mode().Perm() != 0o700:
-		err = &InstallError{Step: "set the mode of", Path: d.dir, Err: errors.Join(errs[1], errs[2], errors.New("it is not a private directory"))}
-	case errs[3] != nil:
-		err = &InstallError{Step: "keep the current version (hard link) of", Path: p, Err: errs[3]}
+	if ownerMatches(b, s.UID, s.GID) {
+		return nil
 	}
-	if err != nil {
-		c.abandon(d, nil)
-		return nil, err
+	u, g := owner(b)
+	if s.UID >= 0 {
+		u = s.UID
 	}
-	if err := c.op(func() error { return c.sftp.PosixRename(backup, p) }); err != nil {
-		c.abandon(d, nil)
-		return nil, &InstallError{Step: "rename the previous version onto", Path: p, Err: err}
+	if s.GID >= 0 {
+		g = s.GID
 	}
-	steps := []func() error{func() error { return c.sftp.PosixRename(d.old, backup) }}
-	if cur.Mode().Perm() != 0o600 {
-		// The kept version is private, as an uploaded backup was.
-		steps = append(steps, func() error { return c.sftp.Chmod(backup, 0o600) })
+	if err := c.op(func() error { return c.sftp.Chown(p, u, g) }); err != nil {
+		return &InstallError{Step: fmt.Sprintf("set owner %d:%d of", u, g), Path: p, Err: err}
 	}
-	var fi fs.FileInfo
-	steps = append(steps,
-		func() (err error) { fi, err = c.sftp.Lstat(p); return err },
-		func() error { return c.sftp.RemoveDirectory(d.dir) },
-	)
-	errs = c.flight(steps...)
-	if errs[0] != nil {
-		return nil, &InstallError{Step: "keep the replaced version as", Path: backup, Err: errs[0]}
+	return nil
+}
+
+// switchIn renames from over the target: the one step that changes what
+// remote_path holds. The run counts as having changed the host once the
+// request is sent, whatever becomes of the reply.
+func (tx *txn) switchIn(from string) error {
+	c := tx.c
+	c.state.Changed = true
+	c.state.switchSent = true
+	if err := c.op(func() error { return c.sftp.PosixRename(from, tx.path) }); err != nil {
+		return &InstallError{Step: "rename the new version onto", Path: tx.path, Err: err}
 	}
-	if err := errs[len(errs)-2]; err != nil {
-		return nil, &InstallError{Step: "inspect the installed file", Path: p, Err: err}
+	c.state.switched = true
+	if from == tx.newPath() {
+		tx.newMade = false
 	}
-	return fi, nil
+	// The new version is in place: what is left (keeping the old one as
+	// the backup, checking) is finished even if the run is cancelled now.
+	c.cleaning.Store(true)
+	return nil
+}
+
+// keepOld moves the hard link to the replaced version to the backup name.
+// A replaced version others could read keeps no such bits as the backup.
+func (tx *txn) keepOld() error {
+	if !tx.oldLinked {
+		return nil
+	}
+	c := tx.c
+	if err := c.op(func() error { return c.sftp.PosixRename(tx.oldPath(), tx.backupPath()) }); err != nil {
+		return &InstallError{Step: "keep the previous version as", Path: tx.backupPath(), Err: err}
+	}
+	tx.oldLinked = false
+	if m := tx.cur.Mode().Perm(); m&0o007 != 0 {
+		if err := c.op(func() error { return c.sftp.Chmod(tx.backupPath(), m&^0o007) }); err != nil {
+			return &InstallError{Step: "set the mode of", Path: tx.backupPath(), Err: err}
+		}
+	}
+	return nil
+}
+
+// unchanged reports whether the target already has s's content, mode and
+// owner. It reads the target only when its size is that of the new
+// content, so memory stays bounded by the new content whatever the host
+// holds.
+func (tx *txn) unchanged(s Spec) (bool, error) {
+	fi := tx.cur
+	if fi == nil || fi.Size() != int64(len(s.Content)) || fi.Mode().Perm() != s.Mode.Perm() || !ownerMatches(fi, s.UID, s.GID) {
+		return false, nil
+	}
+	c := tx.c
+	var f *sftp.File
+	if err := c.op(func() (err error) { f, err = c.sftp.Open(s.Path); return err }); err != nil {
+		return false, &InstallError{Step: "read the current version of", Path: s.Path, Err: err}
+	}
+	// One read of exactly the size the LSTAT gave under the lock (asking
+	// for more makes pkg/sftp send a second READ, to learn of the end of
+	// the file, one round trip more). The handle is left open: pkg/sftp
+	// would send the CLOSE only once the read is answered, a round trip
+	// that tells nothing, and sftp-server closes every handle when the
+	// session ends.
+	b := make([]byte, len(s.Content))
+	var n int
+	err := c.op(func() (err error) { n, err = f.ReadAt(b, 0); return err })
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, &InstallError{Step: "read the current version of", Path: s.Path, Err: err}
+	}
+	return bytes.Equal(b[:n], s.Content), nil
 }
 
 func owner(fi fs.FileInfo) (int, int) {
@@ -283,261 +287,39 @@ func ownerMatches(fi fs.FileInfo, uid, gid int) bool {
 	return (uid < 0 || uid == u) && (gid < 0 || gid == g)
 }
 
-// write is one atomic replacement of target.
-type write struct {
-	target   string
-	content  []byte
-	mode     fs.FileMode
-	uid, gid int // -1 keeps the login user's
-	// keepAs, when set, is where the version being replaced is kept: a
-	// hard link made on the server, moved to keepAs just before the new
-	// version takes the target's name.
-	keepAs   string
-	keepMode fs.FileMode // the replaced version's mode
-}
-
-// writeAtomic is the temp-write-rename sequence shared by install and
-// rollback, in four flights (one round trip each), and returns what the
-// target is after the rename. SFTP's open carries no mode, so a new file
-// starts with the server's default (often 0644) until the chmod, and
-// whoever opened it in that gap could read all that is written after.
-// The temporary file is therefore created inside a fresh directory of its
-// own that is made 0700 before the file exists; nobody else can reach it,
-// and posix-rename moves it into place.
-//
-//  1. MKDIR the directory, SETSTAT 0700, LSTAT it, OPEN the file in it
-//     (exclusive create). The server runs them in order: the file exists
-//     only once the directory is 0700. Nothing is written before the
-//     answers show the directory is ours and private.
-//  2. FSETSTAT the mode (and owner), FSTAT, WRITE. The mode is in place
-//     before the first byte lands; its check (the FSTAT) is answered with
-//     the write, which the private directory makes safe.
-//  3. FSYNC (where offered) and LSTAT the file, and the hard link of the
-//     version being replaced, if kept. pkg/sftp sends FSYNC only once the
-//     writes are answered.
-//  4. Only when every answer so far is right: CLOSE, the renames, LSTAT
-//     the target (the check after the rename) and RMDIR the empty
-//     directory.
-func (c *Conn) writeAtomic(w write) (fs.FileInfo, error) {
-	d, err := newTempDir(w.target)
-	if err != nil {
-		return nil, err
+// makeWorkDir creates the work directory. SFTP's open carries no mode, so
+// a new file starts with the server's default (often 0644) until the chmod
+// one round trip later, and whoever opens it in that gap could read all
+// that is written after. The new version is therefore written inside a
+// directory of its own that is made 0700 before the file exists; nobody
+// else can reach it, and posix-rename moves it into place.
+func (tx *txn) makeWorkDir() error {
+	c, dir := tx.c, tx.workDir()
+	fail := func(step string, err error) error { return &InstallError{Step: step, Path: dir, Err: err} }
+	if err := c.op(func() error { return c.sftp.Mkdir(dir) }); err != nil {
+		return fail("create the temporary directory", err)
 	}
-	f, err := c.createInPrivateDir(d)
-	if err != nil {
-		return nil, err
+	tx.workMade = true
+	if err := c.op(func() error { return c.sftp.Chmod(dir, 0o700) }); err != nil {
+		return fail("set the mode of", err)
 	}
-	if err := c.fill(d, f, w); err != nil {
-		c.abandon(d, f)
-		return nil, err
-	}
-	if err := c.syncAndCheck(d, f, w); err != nil {
-		c.abandon(d, f)
-		return nil, err
-	}
-	return c.moveIntoPlace(d, f, w)
-}
-
-// tempDir names the private directory of one write and what goes in it.
-type tempDir struct {
-	dir, file, old string
-	made           bool // the MKDIR succeeded: it is ours to remove
-	oldLinked      bool
-	uid, gid       int // the directory's owner
-}
-
-func newTempDir(target string) (*tempDir, error) {
-	var rnd [12]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return nil, fmt.Errorf("failed to make a temporary name: %w", err)
-	}
-	dir := path.Join(path.Dir(target), TempPrefix+path.Base(target)+"-"+hex.EncodeToString(rnd[:])+tempDirSuffix)
-	return &tempDir{dir: dir, file: path.Join(dir, path.Base(target)), old: path.Join(dir, "replaced")}, nil
-}
-
-// createInPrivateDir is flight 1.
-func (c *Conn) createInPrivateDir(d *tempDir) (*sftp.File, error) {
 	var di fs.FileInfo
-	var f *sftp.File
-	errs := c.flight(
-		func() error { return c.sftp.Mkdir(d.dir) },
-		func() error { return c.sftp.Chmod(d.dir, 0o700) },
-		func() (err error) { di, err = c.sftp.Lstat(d.dir); return err },
-		func() (err error) {
-			f, err = c.sftp.OpenFile(d.file, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
-			return err
-		},
-	)
-	d.made = errs[0] == nil
-	var err error
-	switch {
-	case errs[0] != nil:
-		err = &InstallError{Step: "create the temporary directory", Path: d.dir, Err: errs[0]}
-	case errs[1] != nil:
-		err = &InstallError{Step: "set the mode of", Path: d.dir, Err: errs[1]}
-	case errs[2] != nil:
-		err = &InstallError{Step: "inspect", Path: d.dir, Err: errs[2]}
-	case !di.IsDir() || di.Mode().Perm() != 0o700:
-		err = &InstallError{Step: "set the mode of", Path: d.dir, Err: fmt.Errorf("it is %v after chmod 0700", di.Mode())}
-	case errs[3] != nil:
-		err = &InstallError{Step: "create the temporary file", Path: d.file, Err: errs[3]}
+	if err := c.op(func() (err error) { di, err = c.sftp.Lstat(dir); return err }); err != nil {
+		return fail("inspect", err)
 	}
-	if err != nil {
-		c.abandon(d, f) // f is empty: nothing was written
-		return nil, err
-	}
-	d.uid, d.gid = owner(di)
-	return f, nil
-}
-
-// fill is flight 2. The file's owner defaults to its directory's: the
-// same login user made both, and the file takes the group its directory
-// has (or passes on, when setgid).
-func (c *Conn) fill(d *tempDir, f *sftp.File, w write) error {
-	steps := []func() error{func() error { return f.Chmod(w.mode) }}
-	u, g := d.uid, d.gid
-	if w.uid >= 0 || w.gid >= 0 {
-		if w.uid >= 0 {
-			u = w.uid
-		}
-		if w.gid >= 0 {
-			g = w.gid
-		}
-		steps = append(steps, func() error { return f.Chown(u, g) })
-	}
-	var fi fs.FileInfo
-	var n int
-	steps = append(steps,
-		func() (err error) { fi, err = f.Stat(); return err },
-		// Last: a write longer than a packet is several requests.
-		func() (err error) { n, err = f.WriteAt(w.content, 0); return err },
-	)
-	errs := c.flight(steps...)
-	if errs[0] != nil {
-		return &InstallError{Step: "set the mode of", Path: d.file, Err: errs[0]}
-	}
-	if len(steps) == 4 && errs[1] != nil {
-		return &InstallError{Step: fmt.Sprintf("set owner %d:%d of", u, g), Path: d.file, Err: errs[1]}
-	}
-	if err := errs[len(errs)-2]; err != nil {
-		return &InstallError{Step: "inspect", Path: d.file, Err: err}
-	}
-	// Some servers or file systems ignore chmod.
-	if fi.Mode().Perm() != w.mode.Perm() {
-		return &InstallError{Step: "set the mode of", Path: d.file, Err: fmt.Errorf("mode is %04o after chmod %04o", fi.Mode().Perm(), w.mode.Perm())}
-	}
-	err := errs[len(errs)-1]
-	if err == nil && n != len(w.content) {
-		err = fmt.Errorf("short write: %d of %d bytes", n, len(w.content))
-	}
-	if err != nil {
-		return &InstallError{Step: "write", Path: d.file, Err: err}
+	if !di.IsDir() || di.Mode().Perm() != 0o700 {
+		return fail("set the mode of", fmt.Errorf("it is %v after chmod 0700", di.Mode()))
 	}
 	return nil
 }
 
-// syncAndCheck is flight 3.
-func (c *Conn) syncAndCheck(d *tempDir, f *sftp.File, w write) error {
-	var steps []func() error
-	_, canSync := c.sftp.HasExtension("fsync@openssh.com")
-	if canSync {
-		steps = append(steps, f.Sync)
-	}
+// verify checks the installed file after the rename. size < 0 accepts any
+// size.
+func (c *Conn) verify(p string, size int64, mode fs.FileMode, uid, gid int, res *Installed) (*Installed, error) {
 	var fi fs.FileInfo
-	steps = append(steps, func() (err error) { fi, err = c.sftp.Lstat(d.file); return err })
-	if w.keepAs != "" {
-		steps = append(steps, func() error { return c.sftp.Link(w.target, d.old) })
+	if err := c.op(func() (err error) { fi, err = c.sftp.Lstat(p); return err }); err != nil {
+		return nil, &InstallError{Step: "inspect the installed file", Path: p, Err: err}
 	}
-	errs := c.flight(steps...)
-	if canSync && errs[0] != nil {
-		return &InstallError{Step: "sync", Path: d.file, Err: errs[0]}
-	}
-	i := len(errs) - 1
-	if w.keepAs != "" {
-		if errs[i] != nil {
-			return &InstallError{Step: "keep the current version (hard link) of", Path: w.target, Err: errs[i]}
-		}
-		d.oldLinked = true
-		i--
-	}
-	if errs[i] != nil {
-		return &InstallError{Step: "inspect", Path: d.file, Err: errs[i]}
-	}
-	if fi.Size() != int64(len(w.content)) || fi.Mode().Perm() != w.mode.Perm() {
-		return &InstallError{Step: "verify", Path: d.file, Err: fmt.Errorf("it has %d bytes and mode %04o, want %d bytes and mode %04o", fi.Size(), fi.Mode().Perm(), len(w.content), w.mode.Perm())}
-	}
-	return nil
-}
-
-// moveIntoPlace is flight 4: CLOSE, keep the replaced version, rename the
-// new one over the target, LSTAT it, RMDIR. The data is written (and
-// synced) and checked before this flight leaves, so a CLOSE that fails
-// here cannot make the renamed file wrong; the LSTAT after the rename is
-// the check of what the target now is.
-func (c *Conn) moveIntoPlace(d *tempDir, f *sftp.File, w write) (fs.FileInfo, error) {
-	steps := []func() error{f.Close}
-	if d.oldLinked {
-		steps = append(steps, func() error { return c.sftp.PosixRename(d.old, w.keepAs) })
-	}
-	var fi fs.FileInfo
-	steps = append(steps, func() error { return c.sftp.PosixRename(d.file, w.target) })
-	if d.oldLinked && w.keepMode != 0o600 {
-		// After the rename, so the version being read until then keeps its
-		// mode: the kept version is private, as an uploaded backup was.
-		steps = append(steps, func() error { return c.sftp.Chmod(w.keepAs, 0o600) })
-	}
-	renamed := len(steps) - 1
-	if d.oldLinked && w.keepMode != 0o600 {
-		renamed--
-	}
-	steps = append(steps,
-		func() (err error) { fi, err = c.sftp.Lstat(w.target); return err },
-		func() error { return c.sftp.RemoveDirectory(d.dir) },
-	)
-	errs := c.flight(steps...)
-	n := len(errs)
-	if err := errs[renamed]; err != nil {
-		// The target is as it was; the new file and the link are in the
-		// private directory.
-		c.abandon(d, nil)
-		return nil, &InstallError{Step: "rename the temporary file onto", Path: w.target, Err: err}
-	}
-	if d.oldLinked && errs[1] != nil {
-		return nil, &InstallError{Step: "keep the previous version as", Path: w.keepAs, Err: errs[1]}
-	}
-	if err := errs[n-2]; err != nil {
-		return nil, &InstallError{Step: "inspect the installed file", Path: w.target, Err: err}
-	}
-	return fi, nil
-}
-
-// abandon removes what a failed write left in its private directory, and
-// the directory; failures are ignored (a later run's clean-up removes what
-// is left).
-func (c *Conn) abandon(d *tempDir, f *sftp.File) {
-	steps := []func() error{}
-	if f != nil {
-		steps = append(steps, f.Close, func() error { return c.sftp.Remove(d.file) })
-	} else {
-		steps = append(steps, func() error { return c.sftp.Remove(d.file) })
-	}
-	if d.oldLinked {
-		steps = append(steps, func() error { return c.sftp.Remove(d.old) })
-	}
-	if d.made {
-		steps = append(steps, func() error { return c.sftp.RemoveDirectory(d.dir) })
-	}
-	c.flight(steps...)
-}
-
-// tempDirSuffix ends the name of each temporary directory; with
-// TempPrefix, the target's name and 24 hex digits it makes the exact
-// pattern removeStaleTemps deletes.
-const tempDirSuffix = ".d"
-
-// verified checks fi, what the target is after the rename (size -1:
-// any size).
-func verified(p string, fi fs.FileInfo, size int64, mode fs.FileMode, uid, gid int, res *Installed) (*Installed, error) {
 	if !fi.Mode().IsRegular() || (size >= 0 && fi.Size() != size) || fi.Mode().Perm() != mode.Perm() || !ownerMatches(fi, uid, gid) {
 		return nil, &InstallError{Step: "verify the installed file", Path: p, Err: fmt.Errorf("it is %v with %d bytes, want a regular file with mode %04o and %d bytes", fi.Mode(), fi.Size(), mode.Perm(), size)}
 	}
@@ -546,82 +328,222 @@ func verified(p string, fi fs.FileInfo, size int64, mode fs.FileMode, uid, gid i
 	return res, nil
 }
 
-// removeStaleTemps deletes the temporary directories an interrupted run
-// left next to target (for target itself and for its backup), and their
-// content, and returns how many it removed.
-// Only names of the exact form this package makes are touched. Deploys to
-// one path are serialized by the workflow's concurrency group, so any such
-// directory is stale. Failures are ignored: the install does not depend on
-// them.
-func (c *Conn) removeStaleTemps(target string) int {
-	dir := path.Dir(target)
-	re := regexp.MustCompile(`^` + regexp.QuoteMeta(TempPrefix+path.Base(target)) + `(` + regexp.QuoteMeta(BackupSuffix) + `)?-[0-9a-f]{24}` + regexp.QuoteMeta(tempDirSuffix) + `$`)
-	var entries []fs.FileInfo
-	if err := c.op(func() (err error) { entries, err = c.sftp.ReadDir(dir); return err }); err != nil {
-		return 0
-	}
-	n := 0
-	for _, e := range entries {
-		if !re.MatchString(e.Name()) || !e.IsDir() {
-			continue
-		}
-		stale := path.Join(dir, e.Name())
-		var inner []fs.FileInfo
-		_ = c.op(func() (err error) { inner, err = c.sftp.ReadDir(stale); return err })
-		for _, f := range inner {
-			_ = c.op(func() error { return c.sftp.Remove(path.Join(stale, f.Name())) })
-		}
-		if c.op(func() error { return c.sftp.RemoveDirectory(stale) }) == nil {
-			n++
-		}
-	}
-	return n
-}
+// The install's writes go out in flights (see flight.go), one round trip
+// each, with the same order of effects on the server and the same checks
+// as one request at a time:
+//
+//  1. createNew: MKDIR the work directory, SETSTAT 0700, LSTAT it, OPEN
+//     the new file in it (exclusive create). The server runs them in
+//     order, so the file exists only once the directory is 0700, and no
+//     byte is sent before the answers show the directory is ours and
+//     private.
+//  2. fillNew: FSETSTAT the mode (and owner), FSTAT, WRITE. The mode is in
+//     place before the first byte lands; its check (the FSTAT) is answered
+//     with the write, which the private directory makes safe.
+//  3. syncNew: FSYNC where offered, LSTAT the new file, and the hard link
+//     of the version being replaced. pkg/sftp sends FSYNC only once the
+//     writes are answered.
+//  4. closeAndSwitch: CLOSE, the rename into place, LSTAT the target (the
+//     check after the rename).
+//  5. Only once the switch is known to have happened: keep the replaced
+//     version as the backup (a rename and maybe a chmod: the backup is
+//     never replaced by a version that is still in place), RMDIR the
+//     work directory, release the lock.
 
-// checkDir judges the target's directory from its STAT answer, and
-// creates it (and missing parents) when it is missing.
-func (c *Conn) checkDir(dir string, fi fs.FileInfo, err error) error {
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return c.ensureDir(dir, true)
-	case err != nil:
-		return &InstallError{Step: "inspect the parent directory", Path: dir, Err: err}
-	case !fi.IsDir():
-		return &InstallError{Step: "use the parent directory", Path: dir, Err: errors.New("it is not a directory")}
-	case fi.Mode().Perm()&0o022 != 0:
-		return &InstallError{Step: "use the parent directory", Path: dir, Err: fmt.Errorf("it is writable by its group or others (mode %04o)", fi.Mode().Perm())}
-	}
-	return nil
-}
-
-// ensureDir creates dir and its missing parents with mode 0700. With
-// strict, it refuses an existing dir that its group or others can write
-// to: they could swap the file, or a symlink, under our feet.
-func (c *Conn) ensureDir(dir string, strict bool) error {
-	var fi fs.FileInfo
-	err := c.op(func() (err error) { fi, err = c.sftp.Stat(dir); return err })
-	if err == nil {
-		if !fi.IsDir() {
-			return &InstallError{Step: "use the parent directory", Path: dir, Err: errors.New("it is not a directory")}
-		}
-		if strict && fi.Mode().Perm()&0o022 != 0 {
-			return &InstallError{Step: "use the parent directory", Path: dir, Err: fmt.Errorf("it is writable by its group or others (mode %04o)", fi.Mode().Perm())}
-		}
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return &InstallError{Step: "inspect the parent directory", Path: dir, Err: err}
-	}
-	if parent := path.Dir(dir); parent != dir {
-		if err := c.ensureDir(parent, false); err != nil {
+// createNew is flight 1. It returns the new file and the owner its
+// directory has, which the file has too (the same login user made both).
+func (tx *txn) createNew() (*sftp.File, [2]int, error) {
+	c, dir := tx.c, tx.workDir()
+	var di fs.FileInfo
+	var f *sftp.File
+	errs := c.flight(
+		func() error { return c.sftp.Mkdir(dir) },
+		func() error { return c.sftp.Chmod(dir, 0o700) },
+		func() (err error) { di, err = c.sftp.Lstat(dir); return err },
+		func() (err error) {
+			f, err = c.sftp.OpenFile(tx.newPath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 			return err
+		},
+	)
+	tx.workMade = errs[0] == nil
+	tx.newMade = errs[3] == nil
+	fail := func(step, p string, err error) (*sftp.File, [2]int, error) {
+		if f != nil {
+			_ = c.cleanupOp(f.Close) // empty: nothing was written
 		}
+		return nil, [2]int{}, &InstallError{Step: step, Path: p, Err: err}
 	}
-	if err := c.op(func() error { return c.sftp.Mkdir(dir) }); err != nil {
-		return &InstallError{Step: "create the directory", Path: dir, Err: err}
+	switch {
+	case errs[0] != nil:
+		return fail("create the temporary directory", dir, errs[0])
+	case errs[1] != nil:
+		return fail("set the mode of", dir, errs[1])
+	case errs[2] != nil:
+		return fail("inspect", dir, errs[2])
+	case !di.IsDir() || di.Mode().Perm() != 0o700:
+		return fail("set the mode of", dir, fmt.Errorf("it is %v after chmod 0700", di.Mode()))
+	case errs[3] != nil:
+		return fail("create the temporary file", tx.newPath(), errs[3])
 	}
-	if err := c.op(func() error { return c.sftp.Chmod(dir, 0o700) }); err != nil {
-		return &InstallError{Step: "set the mode of the directory", Path: dir, Err: err}
+	u, g := owner(di)
+	return f, [2]int{u, g}, nil
+}
+
+// fillNew is flight 2.
+func (tx *txn) fillNew(f *sftp.File, s Spec, own [2]int) error {
+	tmp := tx.newPath()
+	steps := []func() error{func() error { return f.Chmod(s.Mode) }}
+	u, g := own[0], own[1]
+	if s.UID >= 0 || s.GID >= 0 {
+		if s.UID >= 0 {
+			u = s.UID
+		}
+		if s.GID >= 0 {
+			g = s.GID
+		}
+		steps = append(steps, func() error { return f.Chown(u, g) })
+	}
+	var fi fs.FileInfo
+	var n int
+	steps = append(steps,
+		func() (err error) { fi, err = f.Stat(); return err },
+		// Last: a write longer than a packet is several requests.
+		func() (err error) { n, err = f.WriteAt(s.Content, 0); return err },
+	)
+	errs := tx.c.flight(steps...)
+	if errs[0] != nil {
+		return &InstallError{Step: "set the mode of", Path: tmp, Err: errs[0]}
+	}
+	if len(steps) == 4 && errs[1] != nil {
+		return &InstallError{Step: fmt.Sprintf("set owner %d:%d of", u, g), Path: tmp, Err: errs[1]}
+	}
+	if err := errs[len(errs)-2]; err != nil {
+		return &InstallError{Step: "inspect", Path: tmp, Err: err}
+	}
+	// Some servers or file systems ignore chmod.
+	if fi.Mode().Perm() != s.Mode.Perm() {
+		return &InstallError{Step: "set the mode of", Path: tmp, Err: fmt.Errorf("mode is %04o after chmod %04o", fi.Mode().Perm(), s.Mode.Perm())}
+	}
+	err := errs[len(errs)-1]
+	if err == nil && n != len(s.Content) {
+		err = fmt.Errorf("short write: %d of %d bytes", n, len(s.Content))
+	}
+	if err != nil {
+		return &InstallError{Step: "write", Path: tmp, Err: err}
 	}
 	return nil
+}
+
+// syncNew is flight 3.
+func (tx *txn) syncNew(f *sftp.File, s Spec) error {
+	c, tmp := tx.c, tx.newPath()
+	var steps []func() error
+	_, canSync := c.sftp.HasExtension("fsync@openssh.com")
+	if canSync {
+		steps = append(steps, f.Sync)
+	}
+	var fi fs.FileInfo
+	steps = append(steps, func() (err error) { fi, err = c.sftp.Lstat(tmp); return err })
+	keep := s.Backup && tx.cur != nil
+	if keep {
+		steps = append(steps, func() error { return c.sftp.Link(s.Path, tx.oldPath()) })
+	}
+	errs := c.flight(steps...)
+	if canSync && errs[0] != nil {
+		return &InstallError{Step: "sync", Path: tmp, Err: errs[0]}
+	}
+	i := len(errs) - 1
+	if keep {
+		if errs[i] != nil {
+			return &InstallError{Step: "keep the current version (hard link) of", Path: s.Path, Err: errs[i]}
+		}
+		tx.oldLinked = true
+		i--
+	}
+	if errs[i] != nil {
+		return &InstallError{Step: "inspect", Path: tmp, Err: errs[i]}
+	}
+	if fi.Size() != int64(len(s.Content)) || fi.Mode().Perm() != s.Mode.Perm() {
+		return &InstallError{Step: "verify", Path: tmp, Err: fmt.Errorf("it has %d bytes and mode %04o, want %d bytes and mode %04o", fi.Size(), fi.Mode().Perm(), len(s.Content), s.Mode.Perm())}
+	}
+	return nil
+}
+
+// closeAndSwitch is flights 4 and 5. It returns what the target is after
+// the switch. The data is written, synced and checked before these
+// flights leave, so a CLOSE that fails cannot make the renamed file wrong.
+func (tx *txn) closeAndSwitch(f *sftp.File, s Spec) (fs.FileInfo, error) {
+	c := tx.c
+	var fi fs.FileInfo
+	c.state.Changed, c.state.switchSent = true, true
+	errs := c.flight(
+		f.Close,
+		func() error { return c.sftp.PosixRename(tx.newPath(), tx.path) },
+		func() (err error) { fi, err = c.sftp.Lstat(tx.path); return err },
+	)
+	if errs[1] != nil {
+		return nil, &InstallError{Step: "rename the new version onto", Path: tx.path, Err: errs[1]}
+	}
+	c.state.switched, tx.newMade = true, false
+	if err := tx.keepOldAndRelease(); err != nil {
+		return nil, err
+	}
+	if errs[2] != nil {
+		return nil, &InstallError{Step: "inspect the installed file", Path: tx.path, Err: errs[2]}
+	}
+	return fi, nil
+}
+
+// doneSteps remove the (then empty) work directory and release the lock,
+// in that order: nobody sees this run's work directory unlocked. A failure
+// leaves what a later run completes or removes under its own lock.
+func (tx *txn) doneSteps() []func() error {
+	c := tx.c
+	tx.release() // stop renewing: a renewal after the removal would take the lock again
+	return []func() error{
+		func() error { return c.sftp.RemoveDirectory(tx.workDir()) },
+		func() error { return c.sftp.Remove(tx.lockPath()) },
+	}
+}
+
+// released notes that doneSteps went out: finish has nothing left to do,
+// and must not touch the work directory without the lock.
+func (tx *txn) released() {
+	tx.locked, tx.workMade, tx.newMade, tx.oldLinked = false, false, false, false
+}
+
+// keepOldAndRelease is flight 5: the replaced version, if kept, becomes
+// the backup (made private if others could read it), then doneSteps.
+func (tx *txn) keepOldAndRelease() error {
+	c := tx.c
+	var steps []func() error
+	kept := tx.oldLinked
+	m := fs.FileMode(0)
+	if kept {
+		steps = append(steps, func() error { return c.sftp.PosixRename(tx.oldPath(), tx.backupPath()) })
+		if m = tx.cur.Mode().Perm(); m&0o007 != 0 {
+			steps = append(steps, func() error { return c.sftp.Chmod(tx.backupPath(), m&^0o007) })
+		}
+	}
+	steps = append(steps, tx.doneSteps()...)
+	errs := c.flight(steps...)
+	tx.released()
+	if kept && errs[0] != nil {
+		return &InstallError{Step: "keep the previous version as", Path: tx.backupPath(), Err: fmt.Errorf("%w (a later deploy completes it)", errs[0])}
+	}
+	if kept && m&0o007 != 0 && errs[1] != nil {
+		return &InstallError{Step: "set the mode of", Path: tx.backupPath(), Err: errs[1]}
+	}
+	return nil
+}
+
+// verified checks fi, the target after the switch (size < 0: any size),
+// as verify does with its own LSTAT.
+func verified(p string, fi fs.FileInfo, size int64, mode fs.FileMode, uid, gid int, res *Installed) (*Installed, error) {
+	if !fi.Mode().IsRegular() || (size >= 0 && fi.Size() != size) || fi.Mode().Perm() != mode.Perm() || !ownerMatches(fi, uid, gid) {
+		return nil, &InstallError{Step: "verify the installed file", Path: p, Err: fmt.Errorf("it is %v with %d bytes, want a regular file with mode %04o and %d bytes", fi.Mode(), fi.Size(), mode.Perm(), size)}
+	}
+	res.Path, res.Mode, res.Size = p, fi.Mode().Perm(), fi.Size()
+	res.UID, res.GID = owner(fi)
+	return res, nil
 }

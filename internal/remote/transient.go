@@ -23,12 +23,15 @@ func Transient(err error) bool {
 		ote *OpTimeoutError
 		ce  *ConnectError
 		ie  *InstallError
+		cxe *CancelledError
+		le  *LockError
+		sfe *SFTPError
 		dns *net.DNSError
 		st  *sftp.StatusError
 		oce *ssh.OpenChannelError
 	)
 	switch {
-	case errors.As(err, &hke), errors.As(err, &ae), errors.As(err, &se), errors.As(err, &ke):
+	case errors.As(err, &hke), errors.As(err, &ae), errors.As(err, &se), errors.As(err, &ke), errors.As(err, &cxe), errors.As(err, &le), errors.As(err, &sfe):
 		return false
 	case errors.As(err, &dns) && dns.IsNotFound:
 		return false
@@ -45,7 +48,7 @@ func Transient(err error) bool {
 	case errors.As(err, &ce):
 		return true
 	case errors.As(err, &ie):
-		return connectionLost(ie.Err)
+		return ie.Hint == "" && connectionLost(ie.Err)
 	}
 	return false
 }

@@ -338,6 +338,10 @@ func (s *SSHD) addHostCertificate(t testing.TB, hostKey ssh.Signer, hostKeyPath 
 	return "HostCertificate " + p + "\n"
 }
 
+// SFTPServerPath returns the path of the sftp-server binary the servers
+// use, or "" when none is installed.
+func SFTPServerPath() string { return findFile(sftpCandidates) }
+
 // ClientConfig returns a client config that logs in as s.User with the
 // generated client key and accepts only s.HostKey.
 func (s *SSHD) ClientConfig(t testing.TB) *ssh.ClientConfig {
