@@ -114,7 +114,7 @@ func (tx *txn) lock(s Spec) error {
 		case errors.Is(herr, fs.ErrNotExist):
 			continue // released in between
 		case herr != nil:
-			return &InstallError{Step: "take the lock", Path: tx.lockPath(), Err: err}
+			return &InstallError{Step: "read the lock", Path: tx.lockPath(), Err: herr}
 		}
 		token, ttl, ok := parseLock(held)
 		if !ok {

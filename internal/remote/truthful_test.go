@@ -272,34 +272,43 @@ func TestConcurrentRuns(t *testing.T) {
 	s := sshtest.Start(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "galaxy.yaml")
-	const runs, rounds = 5, 3
+	const runs, rounds = 5, 4
+	content := func(i int) []byte { return []byte(strings.Repeat(fmt.Sprintf("run: %d\n", i), 2000*(i+1))) }
 	versions := map[string]bool{}
 	for i := range runs {
-		versions[strings.Repeat(fmt.Sprintf("run: %d\n", i), 2000*(i+1))] = true
+		versions[string(content(i))] = true
 	}
+	hk, _ := NewHostKeys(s.KnownHosts, nil)
 	for round := range rounds {
+		// Connect first, then start every run at once, so that their
+		// installs overlap.
+		conns := make([]*Conn, runs)
+		for i := range runs {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			c, err := Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			conns[i] = c
+		}
+		start := make(chan struct{})
 		var wg sync.WaitGroup
 		errs := make([]error, runs)
-		for i := range runs {
+		for i, c := range conns {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				hk, _ := NewHostKeys(s.KnownHosts, nil)
-				c, err := Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts})
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				defer c.Close()
+				<-start
 				if i == runs-1 && round > 0 {
 					_, errs[i] = c.Rollback(Spec{Path: path, Mode: 0o600, UID: -1, GID: -1})
 					return
 				}
-				_, errs[i] = c.Install(Spec{Path: path, Content: []byte(strings.Repeat(fmt.Sprintf("run: %d\n", i), 2000*(i+1))), Mode: 0o600, UID: -1, GID: -1, Backup: true})
+				_, errs[i] = c.Install(Spec{Path: path, Content: content(i), Mode: 0o600, UID: -1, GID: -1, Backup: true})
 			}()
 		}
+		close(start)
 		wg.Wait()
 		for i, err := range errs {
 			if err != nil {
