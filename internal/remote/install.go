@@ -155,28 +155,63 @@ func (tx *txn) rollback(s Spec) (*Installed, error) {
 		}
 		return c.verify(s.Path, tx.backup.Size(), s.Mode, s.UID, s.GID, done)
 	}
-	if err := tx.makeWorkDir(); err != nil {
+	if err := tx.linkBoth(); err != nil {
 		return nil, err
 	}
-	if err := c.op(func() error { return c.sftp.Link(tx.backupPath(), tx.newPath()) }); err != nil {
-		return nil, &InstallError{Step: "link the previous version", Path: tx.backupPath(), Err: err}
-	}
-	tx.newMade = true
 	if err := tx.restoreAttrs(tx.newPath(), s); err != nil {
 		return nil, err
 	}
-	if err := c.op(func() error { return c.sftp.Link(s.Path, tx.oldPath()) }); err != nil {
-		return nil, &InstallError{Step: "keep the current version (hard link) of", Path: s.Path, Err: err}
+	var fi fs.FileInfo
+	c.state.Changed, c.state.switchSent = true, true
+	errs := c.flight(
+		func() error { return c.sftp.PosixRename(tx.newPath(), tx.path) },
+		func() (err error) { fi, err = c.sftp.Lstat(tx.path); return err },
+	)
+	if errs[0] != nil {
+		return nil, &InstallError{Step: "rename the new version onto", Path: tx.path, Err: errs[0]}
 	}
-	tx.oldLinked = true
-	if err := tx.switchIn(tx.newPath()); err != nil {
+	c.state.switched, tx.newMade = true, false
+	if err := tx.keepOldAndRelease(); err != nil {
 		return nil, err
 	}
-	if err := tx.keepOld(); err != nil {
-		return nil, err
+	if errs[1] != nil {
+		return nil, &InstallError{Step: "inspect the installed file", Path: tx.path, Err: errs[1]}
 	}
 	done.Backup = tx.backupPath()
-	return c.verify(s.Path, tx.backup.Size(), s.Mode, s.UID, s.GID, done)
+	return verified(s.Path, fi, tx.backup.Size(), s.Mode, s.UID, s.GID, done)
+}
+
+// linkBoth is a rollback's first flight: MKDIR the work directory, SETSTAT
+// 0700, LSTAT it, then hard links of the previous version (new) and of the
+// current one (old) in it. Links carry no content and keep their files'
+// modes, so they may go before the answers show the directory is private;
+// nothing is renamed before they do.
+func (tx *txn) linkBoth() error {
+	c, dir := tx.c, tx.workDir()
+	var di fs.FileInfo
+	errs := c.flight(
+		func() error { return c.sftp.Mkdir(dir) },
+		func() error { return c.sftp.Chmod(dir, 0o700) },
+		func() (err error) { di, err = c.sftp.Lstat(dir); return err },
+		func() error { return c.sftp.Link(tx.backupPath(), tx.newPath()) },
+		func() error { return c.sftp.Link(tx.path, tx.oldPath()) },
+	)
+	tx.workMade, tx.newMade, tx.oldLinked = errs[0] == nil, errs[3] == nil, errs[4] == nil
+	switch {
+	case errs[0] != nil:
+		return &InstallError{Step: "create the temporary directory", Path: dir, Err: errs[0]}
+	case errs[1] != nil:
+		return &InstallError{Step: "set the mode of", Path: dir, Err: errs[1]}
+	case errs[2] != nil:
+		return &InstallError{Step: "inspect", Path: dir, Err: errs[2]}
+	case !di.IsDir() || di.Mode().Perm() != 0o700:
+		return &InstallError{Step: "set the mode of", Path: dir, Err: fmt.Errorf("it is %v after chmod 0700", di.Mode())}
+	case errs[3] != nil:
+		return &InstallError{Step: "link the previous version", Path: tx.backupPath(), Err: errs[3]}
+	case errs[4] != nil:
+		return &InstallError{Step: "keep the current version (hard link) of", Path: tx.path, Err: errs[4]}
+	}
+	return nil
 }
 
 var errNoPrevious = errors.New("there is no previous version (was the last deploy made with backup: false, or is this the first deploy?)")
@@ -285,32 +320,6 @@ func owner(fi fs.FileInfo) (int, int) {
 func ownerMatches(fi fs.FileInfo, uid, gid int) bool {
 	u, g := owner(fi)
 	return (uid < 0 || uid == u) && (gid < 0 || gid == g)
-}
-
-// makeWorkDir creates the work directory. SFTP's open carries no mode, so
-// a new file starts with the server's default (often 0644) until the chmod
-// one round trip later, and whoever opens it in that gap could read all
-// that is written after. The new version is therefore written inside a
-// directory of its own that is made 0700 before the file exists; nobody
-// else can reach it, and posix-rename moves it into place.
-func (tx *txn) makeWorkDir() error {
-	c, dir := tx.c, tx.workDir()
-	fail := func(step string, err error) error { return &InstallError{Step: step, Path: dir, Err: err} }
-	if err := c.op(func() error { return c.sftp.Mkdir(dir) }); err != nil {
-		return fail("create the temporary directory", err)
-	}
-	tx.workMade = true
-	if err := c.op(func() error { return c.sftp.Chmod(dir, 0o700) }); err != nil {
-		return fail("set the mode of", err)
-	}
-	var di fs.FileInfo
-	if err := c.op(func() (err error) { di, err = c.sftp.Lstat(dir); return err }); err != nil {
-		return fail("inspect", err)
-	}
-	if !di.IsDir() || di.Mode().Perm() != 0o700 {
-		return fail("set the mode of", fmt.Errorf("it is %v after chmod 0700", di.Mode()))
-	}
-	return nil
 }
 
 // verify checks the installed file after the rename. size < 0 accepts any
