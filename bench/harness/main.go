@@ -39,6 +39,12 @@ type harness struct {
 	small, large                fixture
 	mu                          sync.Mutex
 	servers                     []*server
+	rtts                        []time.Duration // -network
+}
+
+func flagSet(name string) (set bool) {
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 type fixture struct {
@@ -50,10 +56,26 @@ func main() {
 	runs := flag.Int("runs", 10, "timed runs of each program per workload (after one warm-up each)")
 	quick := flag.Bool("quick", false, "3 runs each, for a smoke test")
 	realHome := flag.Bool("real-home", false, "SSH sessions use the login user's real home and shell rc files, not a fresh /etc/skel home")
+	network := flag.Bool("network", false, "run the cases through delay lines and count round trips (see BENCHMARKS.md, Over a network)")
+	rtts := flag.String("rtts", "0,25,50,100", "with -network: the round-trip times, in milliseconds")
 	flag.Parse()
 	h := &harness{runs: *runs, realHome: *realHome}
 	if *quick {
 		h.runs = 3
+	}
+	if *network {
+		list, err := parseRTTs(*rtts)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: "+err.Error())
+			os.Exit(2)
+		}
+		h.rtts = list
+		if !flagSet("runs") {
+			h.runs = 3 // each run at 100 ms RTT takes seconds
+		}
+		if *quick {
+			h.runs = 1
+		}
 	}
 	var once sync.Once
 	cleanup := func() { once.Do(h.close) }
@@ -102,6 +124,9 @@ func (h *harness) main() error {
 	}
 	if err := h.setup(); err != nil {
 		return err
+	}
+	if h.rtts != nil {
+		return h.network(h.rtts, h.runs)
 	}
 	one, ten := h.servers[:1], h.servers[:10]
 	progress("a. one host, 9 keys: %d runs each, alternating", h.runs)

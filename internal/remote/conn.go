@@ -46,6 +46,11 @@ type Options struct {
 	// Sudo runs the SFTP server through `sudo -n` over an exec channel, so
 	// the install runs with root rights.
 	Sudo bool
+	// Trace, when set, is called with the name of each step of the
+	// connection as the client takes it (key exchange, auth, channel, each
+	// SFTP request by type). For the round-trip benchmark; never names a
+	// path or content.
+	Trace func(event string)
 	// State carries what earlier attempts of this run did on this host;
 	// nil starts afresh.
 	State *RunState
@@ -121,16 +126,21 @@ type Conn struct {
 	state    *RunState
 	// renewEvery is how often a held lock is renewed.
 	renewEvery time.Duration
+	trace      tracer
+	sent       *sentCounter // SFTP requests written, for flight
+	sending    sync.Mutex   // held by a flight, and by any other sender meanwhile
 }
 
 // Dial connects to t, checks the host key with hk, authenticates with
 // signer and opens an SFTP session. Cancelling ctx closes the connection.
 func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts Options) (*Conn, error) {
 	to := opts.Timeouts
-	c := &Conn{opTimeout: to.Op, ctx: ctx, state: opts.State, renewEvery: lockRenewEvery}
+	tr := tracer(opts.Trace)
+	c := &Conn{opTimeout: to.Op, ctx: ctx, state: opts.State, renewEvery: lockRenewEvery, trace: tr, sent: newSentCounter()}
 	if c.state == nil {
 		c.state = NewRunState()
 	}
+	ctx = withTracer(ctx, tr)
 	dial := tcpDialer(t, to)
 	if opts.Jump != nil {
 		jc, _, err := dialSSH(ctx, *opts.Jump, signer, hk, to, tcpDialer(*opts.Jump, to))
@@ -155,10 +165,9 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts O
 	// like any operation.
 	err = c.op(func() (err error) {
 		if opts.Sudo {
-			return c.startSudoSFTP(t)
+			return c.startSudoSFTP(t, tr)
 		}
-		c.sftp, err = sftp.NewClient(client)
-		return err
+		return c.startSFTP(tr)
 	})
 	if err != nil {
 		var se *SudoError
@@ -212,7 +221,43 @@ const sftpServerScript = `for p in /usr/lib/openssh/sftp-server /usr/libexec/ope
 // maxStderr bounds what is kept of the remote stderr.
 const maxStderr = 4096
 
-func (c *Conn) startSudoSFTP(t Target) error {
+// sftpOptions: a file longer than one packet (32 KiB) is written with all
+// its WRITE requests in flight at once, not one round trip per packet. A
+// failed write may leave holes in the temporary file; it is never renamed
+// then (the size and every answer are checked first).
+var sftpOptions = []sftp.ClientOption{sftp.UseConcurrentWrites(true)}
+
+// startSFTP opens a session channel and starts the sftp subsystem on it,
+// as sftp.NewClient does, but with the request stream passed through tr.
+func (c *Conn) startSFTP(tr tracer) error {
+	tr.emit("ssh: open session channel")
+	sess, err := c.ssh.NewSession()
+	if err != nil {
+		return err
+	}
+	c.session = sess
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	sess.Stderr = &limitedBuffer{max: maxStderr}
+	tr.emit("ssh: subsystem request")
+	if err := sess.RequestSubsystem("sftp"); err != nil {
+		return err
+	}
+	sc, err := sftp.NewClientPipe(stdout, c.sent.countSFTP(traceSFTP(stdin, tr)), sftpOptions...)
+	if err != nil {
+		return err
+	}
+	c.sftp = sc
+	return nil
+}
+
+func (c *Conn) startSudoSFTP(t Target, tr tracer) error {
 	sess, err := c.ssh.NewSession()
 	if err != nil {
 		return err
@@ -231,7 +276,7 @@ func (c *Conn) startSudoSFTP(t Target) error {
 	if err := sess.Start(sftpServerScript); err != nil {
 		return err
 	}
-	sc, err := sftp.NewClientPipe(stdout, stdin)
+	sc, err := sftp.NewClientPipe(stdout, c.sent.countSFTP(traceSFTP(stdin, tr)), sftpOptions...)
 	if err != nil {
 		// sudo has exited (or will): wait briefly for its message.
 		done := make(chan struct{})
@@ -319,6 +364,7 @@ func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to 
 // tcpDialer dials t directly.
 func tcpDialer(t Target, to Timeouts) dialFunc {
 	return func(ctx context.Context) (net.Conn, error) {
+		tracerFrom(ctx).emit("tcp: connect")
 		d := net.Dialer{Timeout: to.Connect}
 		nc, err := d.DialContext(ctx, "tcp", t.Addr())
 		if err != nil {
@@ -331,6 +377,7 @@ func tcpDialer(t Target, to Timeouts) dialFunc {
 // jumpDialer dials t through the bastion jc.
 func jumpDialer(jc *ssh.Client, jump, t Target, to Timeouts) dialFunc {
 	return func(ctx context.Context) (net.Conn, error) {
+		tracerFrom(ctx).emit("ssh: direct-tcpip channel through the jump host")
 		dctx, cancel := context.WithTimeout(ctx, to.Connect)
 		defer cancel()
 		nc, err := jc.DialContext(dctx, "tcp", t.Addr())
@@ -359,6 +406,7 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 		User: t.User,
 		Auth: []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
 			authTried = true
+			tracerFrom(ctx).emit("ssh: auth publickey")
 			return []ssh.Signer{signer}, nil
 		})},
 		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
@@ -368,6 +416,7 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 				return err
 			}
 			verified = true
+			tracerFrom(ctx).emit("ssh: host key checked; newkeys, auth service request")
 			return nil
 		},
 		HostKeyAlgorithms: algos,
@@ -378,6 +427,7 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 		_ = nc.SetDeadline(time.Now().Add(to.Handshake))
 	}
 	stopHandshake := context.AfterFunc(ctx, func() { nc.Close() })
+	tracerFrom(ctx).emit("ssh: version, key exchange")
 	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
 	stopHandshake()
 	if err != nil {
@@ -447,17 +497,22 @@ func (c *Conn) closeTransport() {
 func (c *Conn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.trace.emit("close")
 		if c.stop != nil {
 			c.stop()
 		}
-		var errs []error
+		// Close the connection first: every request has been answered, and
+		// an orderly SFTP close (EOF on the channel, then waiting for
+		// sftp-server to exit and the channel to close) costs a round trip
+		// that tells us nothing. sshd ends the session when the connection
+		// goes.
+		errs := []error{c.ssh.Close()}
 		if c.sftp != nil {
-			errs = append(errs, c.sftp.Close())
+			_ = c.sftp.Close() // reports the connection closed above
 		}
 		if c.session != nil {
 			c.session.Close()
 		}
-		errs = append(errs, c.ssh.Close())
 		if c.jump != nil {
 			errs = append(errs, c.jump.Close())
 		}

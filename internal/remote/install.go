@@ -98,25 +98,23 @@ func (tx *txn) install(s Spec) (*Installed, error) {
 		}
 		return nil, err
 	}
-	if err := tx.makeWorkDir(); err != nil {
+	f, owner, err := tx.createNew()
+	if err != nil {
 		return nil, err
 	}
-	if err := tx.writeNew(s); err != nil {
+	if err := tx.fillNew(f, s, owner); err != nil {
+		_ = c.cleanupOp(f.Close)
 		return nil, err
 	}
-	if s.Backup && tx.cur != nil {
-		if err := c.op(func() error { return c.sftp.Link(s.Path, tx.oldPath()) }); err != nil {
-			return nil, &InstallError{Step: "keep the current version (hard link) of", Path: s.Path, Err: err}
-		}
-		tx.oldLinked = true
-	}
-	if err := tx.switchIn(tx.newPath()); err != nil {
+	if err := tx.syncNew(f, s); err != nil {
+		_ = c.cleanupOp(f.Close)
 		return nil, err
 	}
-	if err := tx.keepOld(); err != nil {
+	fi, err := tx.closeAndSwitch(f, s)
+	if err != nil {
 		return nil, err
 	}
-	return c.verify(s.Path, int64(len(s.Content)), s.Mode, s.UID, s.GID, &Installed{Changed: true, Backup: tx.backupPath()})
+	return verified(s.Path, fi, int64(len(s.Content)), s.Mode, s.UID, s.GID, &Installed{Changed: true, Backup: tx.backupPath()})
 }
 
 // Rollback swaps Path+BackupSuffix back into place atomically and keeps the
@@ -157,28 +155,63 @@ func (tx *txn) rollback(s Spec) (*Installed, error) {
 		}
 		return c.verify(s.Path, tx.backup.Size(), s.Mode, s.UID, s.GID, done)
 	}
-	if err := tx.makeWorkDir(); err != nil {
+	if err := tx.linkBoth(); err != nil {
 		return nil, err
 	}
-	if err := c.op(func() error { return c.sftp.Link(tx.backupPath(), tx.newPath()) }); err != nil {
-		return nil, &InstallError{Step: "link the previous version", Path: tx.backupPath(), Err: err}
-	}
-	tx.newMade = true
 	if err := tx.restoreAttrs(tx.newPath(), s); err != nil {
 		return nil, err
 	}
-	if err := c.op(func() error { return c.sftp.Link(s.Path, tx.oldPath()) }); err != nil {
-		return nil, &InstallError{Step: "keep the current version (hard link) of", Path: s.Path, Err: err}
+	var fi fs.FileInfo
+	c.state.Changed, c.state.switchSent = true, true
+	errs := c.flight(
+		func() error { return c.sftp.PosixRename(tx.newPath(), tx.path) },
+		func() (err error) { fi, err = c.sftp.Lstat(tx.path); return err },
+	)
+	if errs[0] != nil {
+		return nil, &InstallError{Step: "rename the new version onto", Path: tx.path, Err: errs[0]}
 	}
-	tx.oldLinked = true
-	if err := tx.switchIn(tx.newPath()); err != nil {
+	c.state.switched, tx.newMade = true, false
+	if err := tx.keepOldAndRelease(); err != nil {
 		return nil, err
 	}
-	if err := tx.keepOld(); err != nil {
-		return nil, err
+	if errs[1] != nil {
+		return nil, &InstallError{Step: "inspect the installed file", Path: tx.path, Err: errs[1]}
 	}
 	done.Backup = tx.backupPath()
-	return c.verify(s.Path, tx.backup.Size(), s.Mode, s.UID, s.GID, done)
+	return verified(s.Path, fi, tx.backup.Size(), s.Mode, s.UID, s.GID, done)
+}
+
+// linkBoth is a rollback's first flight: MKDIR the work directory, SETSTAT
+// 0700, LSTAT it, then hard links of the previous version (new) and of the
+// current one (old) in it. Links carry no content and keep their files'
+// modes, so they may go before the answers show the directory is private;
+// nothing is renamed before they do.
+func (tx *txn) linkBoth() error {
+	c, dir := tx.c, tx.workDir()
+	var di fs.FileInfo
+	errs := c.flight(
+		func() error { return c.sftp.Mkdir(dir) },
+		func() error { return c.sftp.Chmod(dir, 0o700) },
+		func() (err error) { di, err = c.sftp.Lstat(dir); return err },
+		func() error { return c.sftp.Link(tx.backupPath(), tx.newPath()) },
+		func() error { return c.sftp.Link(tx.path, tx.oldPath()) },
+	)
+	tx.workMade, tx.newMade, tx.oldLinked = errs[0] == nil, errs[3] == nil, errs[4] == nil
+	switch {
+	case errs[0] != nil:
+		return &InstallError{Step: "create the temporary directory", Path: dir, Err: errs[0]}
+	case errs[1] != nil:
+		return &InstallError{Step: "set the mode of", Path: dir, Err: errs[1]}
+	case errs[2] != nil:
+		return &InstallError{Step: "inspect", Path: dir, Err: errs[2]}
+	case !di.IsDir() || di.Mode().Perm() != 0o700:
+		return &InstallError{Step: "set the mode of", Path: dir, Err: fmt.Errorf("it is %v after chmod 0700", di.Mode())}
+	case errs[3] != nil:
+		return &InstallError{Step: "link the previous version", Path: tx.backupPath(), Err: errs[3]}
+	case errs[4] != nil:
+		return &InstallError{Step: "keep the current version (hard link) of", Path: tx.path, Err: errs[4]}
+	}
+	return nil
 }
 
 var errNoPrevious = errors.New("there is no previous version (was the last deploy made with backup: false, or is this the first deploy?)")
@@ -258,20 +291,23 @@ func (tx *txn) unchanged(s Spec) (bool, error) {
 		return false, nil
 	}
 	c := tx.c
-	var b []byte
-	err := c.op(func() error {
-		f, err := c.sftp.Open(s.Path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		b, err = io.ReadAll(io.LimitReader(f, int64(len(s.Content))+1))
-		return err
-	})
-	if err != nil {
+	var f *sftp.File
+	if err := c.op(func() (err error) { f, err = c.sftp.Open(s.Path); return err }); err != nil {
 		return false, &InstallError{Step: "read the current version of", Path: s.Path, Err: err}
 	}
-	return bytes.Equal(b, s.Content), nil
+	// One read of exactly the size the LSTAT gave under the lock (asking
+	// for more makes pkg/sftp send a second READ, to learn of the end of
+	// the file, one round trip more). The handle is left open: pkg/sftp
+	// would send the CLOSE only once the read is answered, a round trip
+	// that tells nothing, and sftp-server closes every handle when the
+	// session ends.
+	b := make([]byte, len(s.Content))
+	var n int
+	err := c.op(func() (err error) { n, err = f.ReadAt(b, 0); return err })
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, &InstallError{Step: "read the current version of", Path: s.Path, Err: err}
+	}
+	return bytes.Equal(b[:n], s.Content), nil
 }
 
 func owner(fi fs.FileInfo) (int, int) {
@@ -286,107 +322,6 @@ func ownerMatches(fi fs.FileInfo, uid, gid int) bool {
 	return (uid < 0 || uid == u) && (gid < 0 || gid == g)
 }
 
-// makeWorkDir creates the work directory. SFTP's open carries no mode, so
-// a new file starts with the server's default (often 0644) until the chmod
-// one round trip later, and whoever opens it in that gap could read all
-// that is written after. The new version is therefore written inside a
-// directory of its own that is made 0700 before the file exists; nobody
-// else can reach it, and posix-rename moves it into place.
-func (tx *txn) makeWorkDir() error {
-	c, dir := tx.c, tx.workDir()
-	fail := func(step string, err error) error { return &InstallError{Step: step, Path: dir, Err: err} }
-	if err := c.op(func() error { return c.sftp.Mkdir(dir) }); err != nil {
-		return fail("create the temporary directory", err)
-	}
-	tx.workMade = true
-	if err := c.op(func() error { return c.sftp.Chmod(dir, 0o700) }); err != nil {
-		return fail("set the mode of", err)
-	}
-	var di fs.FileInfo
-	if err := c.op(func() (err error) { di, err = c.sftp.Lstat(dir); return err }); err != nil {
-		return fail("inspect", err)
-	}
-	if !di.IsDir() || di.Mode().Perm() != 0o700 {
-		return fail("set the mode of", fmt.Errorf("it is %v after chmod 0700", di.Mode()))
-	}
-	return nil
-}
-
-// writeNew writes s.Content to the work directory's new file: exclusive
-// create, mode and owner through the handle before the first byte, write,
-// sync where offered, close, check.
-func (tx *txn) writeNew(s Spec) error {
-	c, tmp := tx.c, tx.newPath()
-	fail := func(step string, err error) error { return &InstallError{Step: step, Path: tmp, Err: err} }
-	var f *sftp.File
-	if err := c.op(func() (err error) {
-		f, err = c.sftp.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
-		return err
-	}); err != nil {
-		return fail("create the temporary file", err)
-	}
-	tx.newMade = true
-	closed := false
-	defer func() {
-		if !closed {
-			_ = c.cleanupOp(func() error { return f.Close() })
-		}
-	}()
-	if err := c.op(func() error { return f.Chmod(s.Mode) }); err != nil {
-		return fail("set the mode of", err)
-	}
-	if s.UID >= 0 || s.GID >= 0 {
-		var fi fs.FileInfo
-		if err := c.op(func() (err error) { fi, err = f.Stat(); return err }); err != nil {
-			return fail("inspect", err)
-		}
-		u, g := owner(fi)
-		if s.UID >= 0 {
-			u = s.UID
-		}
-		if s.GID >= 0 {
-			g = s.GID
-		}
-		if err := c.op(func() error { return f.Chown(u, g) }); err != nil {
-			return fail(fmt.Sprintf("set owner %d:%d of", u, g), err)
-		}
-	}
-	// Check the mode took before writing a byte: some servers or file
-	// systems ignore chmod.
-	var fi fs.FileInfo
-	if err := c.op(func() (err error) { fi, err = f.Stat(); return err }); err != nil {
-		return fail("inspect", err)
-	}
-	if fi.Mode().Perm() != s.Mode.Perm() {
-		return fail("set the mode of", fmt.Errorf("mode is %04o after chmod %04o", fi.Mode().Perm(), s.Mode.Perm()))
-	}
-	if err := c.op(func() error {
-		n, err := f.Write(s.Content)
-		if err == nil && n != len(s.Content) {
-			err = fmt.Errorf("short write: %d of %d bytes", n, len(s.Content))
-		}
-		return err
-	}); err != nil {
-		return fail("write", err)
-	}
-	if _, ok := c.sftp.HasExtension("fsync@openssh.com"); ok {
-		if err := c.op(f.Sync); err != nil {
-			return fail("sync", err)
-		}
-	}
-	closed = true
-	if err := c.op(f.Close); err != nil {
-		return fail("close", err)
-	}
-	if err := c.op(func() (err error) { fi, err = c.sftp.Lstat(tmp); return err }); err != nil {
-		return fail("inspect", err)
-	}
-	if fi.Size() != int64(len(s.Content)) || fi.Mode().Perm() != s.Mode.Perm() {
-		return fail("verify", fmt.Errorf("it has %d bytes and mode %04o, want %d bytes and mode %04o", fi.Size(), fi.Mode().Perm(), len(s.Content), s.Mode.Perm()))
-	}
-	return nil
-}
-
 // verify checks the installed file after the rename. size < 0 accepts any
 // size.
 func (c *Conn) verify(p string, size int64, mode fs.FileMode, uid, gid int, res *Installed) (*Installed, error) {
@@ -394,6 +329,226 @@ func (c *Conn) verify(p string, size int64, mode fs.FileMode, uid, gid int, res 
 	if err := c.op(func() (err error) { fi, err = c.sftp.Lstat(p); return err }); err != nil {
 		return nil, &InstallError{Step: "inspect the installed file", Path: p, Err: err}
 	}
+	if !fi.Mode().IsRegular() || (size >= 0 && fi.Size() != size) || fi.Mode().Perm() != mode.Perm() || !ownerMatches(fi, uid, gid) {
+		return nil, &InstallError{Step: "verify the installed file", Path: p, Err: fmt.Errorf("it is %v with %d bytes, want a regular file with mode %04o and %d bytes", fi.Mode(), fi.Size(), mode.Perm(), size)}
+	}
+	res.Path, res.Mode, res.Size = p, fi.Mode().Perm(), fi.Size()
+	res.UID, res.GID = owner(fi)
+	return res, nil
+}
+
+// The install's writes go out in flights (see flight.go), one round trip
+// each, with the same order of effects on the server and the same checks
+// as one request at a time:
+//
+//  1. createNew: MKDIR the work directory, SETSTAT 0700, LSTAT it, OPEN
+//     the new file in it (exclusive create). The server runs them in
+//     order, so the file exists only once the directory is 0700, and no
+//     byte is sent before the answers show the directory is ours and
+//     private.
+//  2. fillNew: FSETSTAT the mode (and owner), FSTAT, WRITE. The mode is in
+//     place before the first byte lands; its check (the FSTAT) is answered
+//     with the write, which the private directory makes safe.
+//  3. syncNew: FSYNC where offered, LSTAT the new file, and the hard link
+//     of the version being replaced. pkg/sftp sends FSYNC only once the
+//     writes are answered.
+//  4. closeAndSwitch: CLOSE, the rename into place, LSTAT the target (the
+//     check after the rename).
+//  5. Only once the switch is known to have happened: keep the replaced
+//     version as the backup (a rename and maybe a chmod: the backup is
+//     never replaced by a version that is still in place), RMDIR the
+//     work directory, release the lock.
+
+// createNew is flight 1. It returns the new file and the owner its
+// directory has, which the file has too (the same login user made both).
+func (tx *txn) createNew() (*sftp.File, [2]int, error) {
+	c, dir := tx.c, tx.workDir()
+	var di fs.FileInfo
+	var f *sftp.File
+	errs := c.flight(
+		func() error { return c.sftp.Mkdir(dir) },
+		func() error { return c.sftp.Chmod(dir, 0o700) },
+		func() (err error) { di, err = c.sftp.Lstat(dir); return err },
+		func() (err error) {
+			f, err = c.sftp.OpenFile(tx.newPath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+			return err
+		},
+	)
+	tx.workMade = errs[0] == nil
+	tx.newMade = errs[3] == nil
+	fail := func(step, p string, err error) (*sftp.File, [2]int, error) {
+		if f != nil {
+			_ = c.cleanupOp(f.Close) // empty: nothing was written
+		}
+		return nil, [2]int{}, &InstallError{Step: step, Path: p, Err: err}
+	}
+	switch {
+	case errs[0] != nil:
+		return fail("create the temporary directory", dir, errs[0])
+	case errs[1] != nil:
+		return fail("set the mode of", dir, errs[1])
+	case errs[2] != nil:
+		return fail("inspect", dir, errs[2])
+	case !di.IsDir() || di.Mode().Perm() != 0o700:
+		return fail("set the mode of", dir, fmt.Errorf("it is %v after chmod 0700", di.Mode()))
+	case errs[3] != nil:
+		return fail("create the temporary file", tx.newPath(), errs[3])
+	}
+	u, g := owner(di)
+	return f, [2]int{u, g}, nil
+}
+
+// fillNew is flight 2.
+func (tx *txn) fillNew(f *sftp.File, s Spec, own [2]int) error {
+	tmp := tx.newPath()
+	steps := []func() error{func() error { return f.Chmod(s.Mode) }}
+	u, g := own[0], own[1]
+	if s.UID >= 0 || s.GID >= 0 {
+		if s.UID >= 0 {
+			u = s.UID
+		}
+		if s.GID >= 0 {
+			g = s.GID
+		}
+		steps = append(steps, func() error { return f.Chown(u, g) })
+	}
+	var fi fs.FileInfo
+	var n int
+	steps = append(steps,
+		func() (err error) { fi, err = f.Stat(); return err },
+		// Last: a write longer than a packet is several requests.
+		func() (err error) { n, err = f.WriteAt(s.Content, 0); return err },
+	)
+	errs := tx.c.flight(steps...)
+	if errs[0] != nil {
+		return &InstallError{Step: "set the mode of", Path: tmp, Err: errs[0]}
+	}
+	if len(steps) == 4 && errs[1] != nil {
+		return &InstallError{Step: fmt.Sprintf("set owner %d:%d of", u, g), Path: tmp, Err: errs[1]}
+	}
+	if err := errs[len(errs)-2]; err != nil {
+		return &InstallError{Step: "inspect", Path: tmp, Err: err}
+	}
+	// Some servers or file systems ignore chmod.
+	if fi.Mode().Perm() != s.Mode.Perm() {
+		return &InstallError{Step: "set the mode of", Path: tmp, Err: fmt.Errorf("mode is %04o after chmod %04o", fi.Mode().Perm(), s.Mode.Perm())}
+	}
+	err := errs[len(errs)-1]
+	if err == nil && n != len(s.Content) {
+		err = fmt.Errorf("short write: %d of %d bytes", n, len(s.Content))
+	}
+	if err != nil {
+		return &InstallError{Step: "write", Path: tmp, Err: err}
+	}
+	return nil
+}
+
+// syncNew is flight 3.
+func (tx *txn) syncNew(f *sftp.File, s Spec) error {
+	c, tmp := tx.c, tx.newPath()
+	var steps []func() error
+	_, canSync := c.sftp.HasExtension("fsync@openssh.com")
+	if canSync {
+		steps = append(steps, f.Sync)
+	}
+	var fi fs.FileInfo
+	steps = append(steps, func() (err error) { fi, err = c.sftp.Lstat(tmp); return err })
+	keep := s.Backup && tx.cur != nil
+	if keep {
+		steps = append(steps, func() error { return c.sftp.Link(s.Path, tx.oldPath()) })
+	}
+	errs := c.flight(steps...)
+	if canSync && errs[0] != nil {
+		return &InstallError{Step: "sync", Path: tmp, Err: errs[0]}
+	}
+	i := len(errs) - 1
+	if keep {
+		if errs[i] != nil {
+			return &InstallError{Step: "keep the current version (hard link) of", Path: s.Path, Err: errs[i]}
+		}
+		tx.oldLinked = true
+		i--
+	}
+	if errs[i] != nil {
+		return &InstallError{Step: "inspect", Path: tmp, Err: errs[i]}
+	}
+	if fi.Size() != int64(len(s.Content)) || fi.Mode().Perm() != s.Mode.Perm() {
+		return &InstallError{Step: "verify", Path: tmp, Err: fmt.Errorf("it has %d bytes and mode %04o, want %d bytes and mode %04o", fi.Size(), fi.Mode().Perm(), len(s.Content), s.Mode.Perm())}
+	}
+	return nil
+}
+
+// closeAndSwitch is flights 4 and 5. It returns what the target is after
+// the switch. The data is written, synced and checked before these
+// flights leave, so a CLOSE that fails cannot make the renamed file wrong.
+func (tx *txn) closeAndSwitch(f *sftp.File, s Spec) (fs.FileInfo, error) {
+	c := tx.c
+	var fi fs.FileInfo
+	c.state.Changed, c.state.switchSent = true, true
+	errs := c.flight(
+		f.Close,
+		func() error { return c.sftp.PosixRename(tx.newPath(), tx.path) },
+		func() (err error) { fi, err = c.sftp.Lstat(tx.path); return err },
+	)
+	if errs[1] != nil {
+		return nil, &InstallError{Step: "rename the new version onto", Path: tx.path, Err: errs[1]}
+	}
+	c.state.switched, tx.newMade = true, false
+	if err := tx.keepOldAndRelease(); err != nil {
+		return nil, err
+	}
+	if errs[2] != nil {
+		return nil, &InstallError{Step: "inspect the installed file", Path: tx.path, Err: errs[2]}
+	}
+	return fi, nil
+}
+
+// doneSteps remove the (then empty) work directory and release the lock,
+// in that order: nobody sees this run's work directory unlocked. A failure
+// leaves what a later run completes or removes under its own lock.
+func (tx *txn) doneSteps() []func() error {
+	c := tx.c
+	tx.release() // stop renewing: a renewal after the removal would take the lock again
+	return []func() error{
+		func() error { return c.sftp.RemoveDirectory(tx.workDir()) },
+		func() error { return c.sftp.Remove(tx.lockPath()) },
+	}
+}
+
+// released notes that doneSteps went out: finish has nothing left to do,
+// and must not touch the work directory without the lock.
+func (tx *txn) released() {
+	tx.locked, tx.workMade, tx.newMade, tx.oldLinked = false, false, false, false
+}
+
+// keepOldAndRelease is flight 5: the replaced version, if kept, becomes
+// the backup (made private if others could read it), then doneSteps.
+func (tx *txn) keepOldAndRelease() error {
+	c := tx.c
+	var steps []func() error
+	kept := tx.oldLinked
+	m := fs.FileMode(0)
+	if kept {
+		steps = append(steps, func() error { return c.sftp.PosixRename(tx.oldPath(), tx.backupPath()) })
+		if m = tx.cur.Mode().Perm(); m&0o007 != 0 {
+			steps = append(steps, func() error { return c.sftp.Chmod(tx.backupPath(), m&^0o007) })
+		}
+	}
+	steps = append(steps, tx.doneSteps()...)
+	errs := c.flight(steps...)
+	tx.released()
+	if kept && errs[0] != nil {
+		return &InstallError{Step: "keep the previous version as", Path: tx.backupPath(), Err: fmt.Errorf("%w (a later deploy completes it)", errs[0])}
+	}
+	if kept && m&0o007 != 0 && errs[1] != nil {
+		return &InstallError{Step: "set the mode of", Path: tx.backupPath(), Err: errs[1]}
+	}
+	return nil
+}
+
+// verified checks fi, the target after the switch (size < 0: any size),
+// as verify does with its own LSTAT.
+func verified(p string, fi fs.FileInfo, size int64, mode fs.FileMode, uid, gid int, res *Installed) (*Installed, error) {
 	if !fi.Mode().IsRegular() || (size >= 0 && fi.Size() != size) || fi.Mode().Perm() != mode.Perm() || !ownerMatches(fi, uid, gid) {
 		return nil, &InstallError{Step: "verify the installed file", Path: p, Err: fmt.Errorf("it is %v with %d bytes, want a regular file with mode %04o and %d bytes", fi.Mode(), fi.Size(), mode.Perm(), size)}
 	}

@@ -82,8 +82,13 @@ func (tx *txn) lock(s Spec) error {
 	mine := lockText(c.state.token, lockLease)
 	dirsMade := false
 	w := &lockWait{poll: lockPollMin}
-	for {
-		err := c.op(func() error { return c.sftp.Symlink(mine, tx.lockPath()) })
+	for first := true; ; first = false {
+		var err error
+		if first {
+			err = tx.lockAndInspect(mine)
+		} else {
+			err = c.op(func() error { return c.sftp.Symlink(mine, tx.lockPath()) })
+		}
 		if err == nil {
 			tx.hold(mine)
 			return nil
@@ -241,6 +246,10 @@ func (tx *txn) hold(text string) {
 // operations themselves report a lost connection.
 func (tx *txn) renew(text string) {
 	c := tx.c
+	// No flight may be sending meanwhile: flight tells its requests from
+	// others only by their order on the wire.
+	c.sending.Lock()
+	defer c.sending.Unlock()
 	var cur string
 	if c.cleanupOp(func() (err error) { cur, err = c.sftp.ReadLink(tx.lockPath()); return err }) != nil || cur != text {
 		return

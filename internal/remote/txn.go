@@ -45,6 +45,10 @@ type txn struct {
 	base string
 	uid  int // the login user's (SFTP server's) uid, learnt from the lock
 
+	// seen is what inspect's LSTATs returned when they went out in one
+	// flight with the lock's creation (see lock), nil otherwise.
+	seen *inspection
+
 	cur    fs.FileInfo // the target before the operation, nil if absent
 	backup fs.FileInfo // the backup before the operation, nil if absent
 
@@ -105,8 +109,14 @@ func (tx *txn) abort(err error) error {
 // flight together, so they cost one round trip.
 func (tx *txn) inspect() error {
 	dirs := ancestors(tx.dir)
-	own := []string{tx.path, tx.backupPath(), tx.lockPath(), tx.workDir(), tx.newPath(), tx.oldPath()}
-	infos, errs := tx.c.lstatAll(append(own, dirs...))
+	own := tx.ownPaths()
+	var infos []fs.FileInfo
+	var errs []error
+	if tx.seen != nil {
+		infos, errs = tx.seen.infos, tx.seen.errs
+	} else {
+		infos, errs = tx.c.lstatAll(append(own, dirs...))
+	}
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			p := append(own, dirs...)[i]
@@ -136,6 +146,37 @@ func (tx *txn) inspect() error {
 	tx.newMade = infos[4] != nil
 	tx.oldLinked = infos[5] != nil
 	return nil
+}
+
+// ownPaths are the names inspect looks at besides the directories.
+func (tx *txn) ownPaths() []string {
+	return []string{tx.path, tx.backupPath(), tx.lockPath(), tx.workDir(), tx.newPath(), tx.oldPath()}
+}
+
+// inspection is the answer to inspect's LSTATs, in the order of
+// ownPaths, then ancestors.
+type inspection struct {
+	infos []fs.FileInfo
+	errs  []error
+}
+
+// lockAndInspect sends the lock's creation and inspect's LSTATs in one
+// flight: the server makes the link before it answers the LSTATs, so when
+// the lock was taken the answers were given under it. It reports the
+// error of the lock's creation.
+func (tx *txn) lockAndInspect(mine string) error {
+	c := tx.c
+	paths := append(tx.ownPaths(), ancestors(tx.dir)...)
+	infos := make([]fs.FileInfo, len(paths))
+	steps := []func() error{func() error { return c.sftp.Symlink(mine, tx.lockPath()) }}
+	for i := range paths {
+		steps = append(steps, func() (err error) { infos[i], err = c.sftp.Lstat(paths[i]); return err })
+	}
+	errs := c.flight(steps...)
+	if errs[0] == nil {
+		tx.seen = &inspection{infos: infos, errs: errs[1:]}
+	}
+	return errs[0]
 }
 
 // checkRealDir repeats the directory check on the target directory's path
