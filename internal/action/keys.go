@@ -22,7 +22,14 @@ func (d *hostDeployer) changedKeys(conn *remote.Conn, inst *remote.Installed, ch
 	case !d.cfg.Backup || inst.Backup == "":
 		return &report.KeyChanges{Unknown: "backup is off, so the replaced version was not kept to compare with"}
 	}
-	prev, err := conn.ReadFile(inst.Backup, secrets.MaxFileSize)
+	var prev secrets.Bytes
+	var err error
+	if inst.Changed && inst.Replaced < 0 {
+		// This attempt installed over nothing.
+		err = fs.ErrNotExist
+	} else {
+		prev, err = conn.ReadFile(inst.Backup, inst.Replaced, secrets.MaxFileSize)
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// With backup on, no kept version means nothing was there before:

@@ -58,6 +58,9 @@ type Installed struct {
 	Changed  bool   // false when the host already had identical content, mode and owner
 	Backup   string // path of the kept previous version, if there is one
 	Cleaned  int    // files an interrupted earlier run left, removed or completed
+	// Replaced is the size of the version this call replaced (now the
+	// backup, when one is kept); -1 when there was none or it is not known.
+	Replaced int64
 }
 
 // TempPrefix starts the name of everything this action creates next to
@@ -90,7 +93,7 @@ func (tx *txn) install(s Spec) (*Installed, error) {
 		if same {
 			fi := tx.cur
 			uid, gid := owner(fi)
-			res := &Installed{Path: s.Path, Mode: fi.Mode().Perm(), Size: fi.Size(), UID: uid, GID: gid}
+			res := &Installed{Path: s.Path, Mode: fi.Mode().Perm(), Size: fi.Size(), UID: uid, GID: gid, Replaced: -1}
 			if tx.backup != nil {
 				res.Backup = tx.backupPath()
 			}
@@ -114,7 +117,11 @@ func (tx *txn) install(s Spec) (*Installed, error) {
 	if err != nil {
 		return nil, err
 	}
-	return verified(s.Path, fi, int64(len(s.Content)), s.Mode, s.UID, s.GID, &Installed{Changed: true, Backup: tx.backupPath()})
+	done := &Installed{Changed: true, Backup: tx.backupPath(), Replaced: -1}
+	if tx.cur != nil {
+		done.Replaced = tx.cur.Size()
+	}
+	return verified(s.Path, fi, int64(len(s.Content)), s.Mode, s.UID, s.GID, done)
 }
 
 // Rollback swaps Path+BackupSuffix back into place atomically and keeps the
