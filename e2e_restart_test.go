@@ -110,18 +110,7 @@ func TestRestartCommand(t *testing.T) {
 // before anything is written.
 func TestRestartCommandSFTPOnly(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run as root: sshd's ChrootDirectory needs root")
-		}
-		t.Skip("needs root for sshd's ChrootDirectory")
-	}
-	root, err := os.MkdirTemp("/run", "sops-deploy-chroot-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	must(0, os.Chmod(root, 0o755))
+	root := sshtest.ChrootDir(t)
 	s := sshtest.Start(t, sshtest.WithChroot(root))
 	r := newRunner(t)
 	r.forHost(s)

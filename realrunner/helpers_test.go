@@ -81,26 +81,13 @@ func (h *host) File(path string) string { return filepath.Join(h.Root, path) }
 // it. login must be a local user; CI creates "deploy".
 func chrootHost(t testing.TB, login string) *host {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run as root: sshd's ChrootDirectory needs root")
-		}
-		t.Skip("needs root for sshd's ChrootDirectory")
-	}
 	u, err := user.Lookup(login)
 	if err != nil {
 		t.Fatalf("local user %q: %v (.ci/run creates it: useradd --create-home %s)", login, err, login)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	// sshd wants every component of a chroot owned by root and not
-	// writable by others, which rules out /tmp.
-	root, err := os.MkdirTemp("/run", "sops-deploy-chroot-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	os.Chmod(root, 0o755)
+	root := sshtest.ChrootDir(t)
 	secretsDir := filepath.Join(root, "etc", "galaxy", "secrets")
 	if err := os.MkdirAll(secretsDir, 0o755); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package remote_test
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
@@ -50,18 +49,7 @@ func TestRunCommand(t *testing.T) {
 // the SFTP server for any command; the probe must see that.
 func TestCheckExecSFTPOnly(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run as root: sshd's ChrootDirectory needs root")
-		}
-		t.Skip("needs root for sshd's ChrootDirectory")
-	}
-	root, err := os.MkdirTemp("/run", "sops-deploy-chroot-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	os.Chmod(root, 0o755)
+	root := sshtest.ChrootDir(t)
 	s := sshtest.Start(t, sshtest.WithChroot(root))
 	signer, err := remote.ParseSigner(secrets.NewString(string(s.ClientKeyPEM)), secrets.NewString(""))
 	if err != nil {

@@ -548,3 +548,24 @@ func probeBanner(addr string) error {
 	}
 	return nil
 }
+
+// ChrootDir returns a fresh directory for WithChroot, removed in
+// t.Cleanup. sshd wants every component of a chroot owned by root and not
+// writable by others, which rules out the usual temporary directories: it
+// lives under /run. It needs root: the test fails under CI=true without
+// it, and skips elsewhere.
+func ChrootDir(t testing.TB) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skipOrFatal(t, "needs root for sshd's ChrootDirectory")
+	}
+	root, err := os.MkdirTemp("/run", "sops-deploy-chroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
