@@ -15,6 +15,9 @@ import (
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 )
 
+// oldOrNew is what is always true of remote_path after a failure.
+const oldOrNew = "remote_path holds the previous or the new version, complete, never a partial one"
+
 // Describe turns an error from any layer into one line saying what is wrong
 // (naming the input, file, key, host or recipient) and a hint saying how to
 // fix it. Neither ever holds a secret: the typed errors carry only places
@@ -28,7 +31,7 @@ func Describe(err error) (msg, hint string) {
 	var te *TimeoutError
 	if errors.As(err, &te) {
 		_, hint = Describe(te.Last)
-		return te.Error() + "; remote_path holds the previous or the new version, complete, never a partial one", "check that the host is reachable and responsive, or raise the timeout input; " + hint
+		return te.Error() + "; " + oldOrNew, "check that the host is reachable and responsive, or raise the timeout input; " + hint
 	}
 	file := ""
 	var fp *FileProblem
@@ -109,7 +112,7 @@ func Describe(err error) (msg, hint string) {
 	case errors.As(err, &se):
 		return se.Error(), fmt.Sprintf("let the login user run sftp-server as root without a password: add `%s ALL=(root) NOPASSWD: /usr/lib/openssh/sftp-server` (RHEL: /usr/libexec/openssh/sftp-server) with visudo -f /etc/sudoers.d/sops-deploy", se.User)
 	case errors.As(err, &ote):
-		return ote.Error() + "; remote_path holds the previous or the new version, complete, never a partial one", "check the host's disk and load; the deploy is retried on such failures up to the retries input"
+		return ote.Error() + "; " + oldOrNew, "check the host's disk and load; the deploy is retried on such failures up to the retries input"
 	case errors.As(err, &ce) && errors.As(err, &oce):
 		return ce.Error(), "the server refused the channel: on a jump host allow forwarding for the user (AllowTcpForwarding local); on the target allow SFTP (Subsystem sftp)"
 	case errors.As(err, &ce):
@@ -120,13 +123,13 @@ func Describe(err error) (msg, hint string) {
 	case errors.As(err, &ine) && ine.Hint != "":
 		return ine.Error(), ine.Hint
 	case errors.As(err, &ine):
-		msg := ine.Error() + "; remote_path holds the previous or the new version, complete, never a partial one"
+		msg := ine.Error() + "; " + oldOrNew
 		if errors.Is(err, fs.ErrPermission) {
 			return msg, "the login user cannot write there (or set that owner): set sudo: true with a sudoers rule for sftp-server, or use a directory the user owns"
 		}
 		return msg, "check free space and permissions on the host"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return "the deploy was cancelled or timed out; remote_path holds the previous or the new version, complete, never a partial one", "run the deploy again"
+		return "the deploy was cancelled or timed out; " + oldOrNew, "run the deploy again"
 	}
 	return strings.TrimSpace(err.Error()), ""
 }
