@@ -231,20 +231,10 @@ var sftpOptions = []sftp.ClientOption{sftp.UseConcurrentWrites(true)}
 // as sftp.NewClient does, but with the request stream passed through tr.
 func (c *Conn) startSFTP(tr tracer) error {
 	tr.emit("ssh: open session channel")
-	sess, err := c.ssh.NewSession()
+	sess, stdin, stdout, _, err := c.openSession()
 	if err != nil {
 		return err
 	}
-	c.session = sess
-	stdin, err := sess.StdinPipe()
-	if err != nil {
-		return err
-	}
-	stdout, err := sess.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	sess.Stderr = &limitedBuffer{max: maxStderr}
 	tr.emit("ssh: subsystem request")
 	if err := sess.RequestSubsystem("sftp"); err != nil {
 		return err
@@ -257,22 +247,32 @@ func (c *Conn) startSFTP(tr tracer) error {
 	return nil
 }
 
-func (c *Conn) startSudoSFTP(t Target, tr tracer) error {
+// openSession opens the session channel the SFTP stream runs on, with
+// its pipes and a bounded stderr, and keeps it in c.session.
+func (c *Conn) openSession() (*ssh.Session, io.WriteCloser, io.Reader, *limitedBuffer, error) {
 	sess, err := c.ssh.NewSession()
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
 	c.session = sess
 	stdin, err := sess.StdinPipe()
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
 	stdout, err := sess.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
 	stderr := &limitedBuffer{max: maxStderr}
 	sess.Stderr = stderr
+	return sess, stdin, stdout, stderr, nil
+}
+
+func (c *Conn) startSudoSFTP(t Target, tr tracer) error {
+	sess, stdin, stdout, stderr, err := c.openSession()
+	if err != nil {
+		return err
+	}
 	if err := sess.Start(sftpServerScript); err != nil {
 		return err
 	}
