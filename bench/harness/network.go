@@ -46,8 +46,12 @@ func (h *harness) netCases() []netCase {
 	ten, jump := changed, changed
 	ten.name, ten.hosts = "10 hosts (changed + backup)", 10
 	jump.name, jump.jump = "jump host (changed + backup)", true
+	// The same length as the new version, so the install must read it to
+	// tell it differs.
+	sameSize := append(bytes.Repeat([]byte("#"), len(plain)-1), '\n')
 	return []netCase{
 		changed,
+		{name: "changed, same size + backup", hosts: 1, file: sameSize, wantFile: plain, wantPrevious: sameSize, wantChanged: true},
 		{name: "first deploy", hosts: 1, wantFile: plain, wantChanged: true},
 		{name: "unchanged rerun", hosts: 1, file: plain, previous: oldVersion, wantFile: plain, wantPrevious: oldVersion},
 		{name: "rollback", hosts: 1, file: plain, previous: oldVersion, env: []string{"INPUT_OPERATION=rollback"}, wantFile: oldVersion, wantPrevious: plain, wantChanged: true},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/productgalaxy/sops-deploy-action/bench/delayline"
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
+	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 )
 
 // traceRTT is the link the per-phase trace runs over: long enough that the
@@ -208,7 +209,8 @@ func (h *harness) traceOne(c netCase, signer ssh.Signer) (*turnLog, error) {
 	if strings.Contains(strings.Join(c.env, " "), "rollback") {
 		_, err = conn.Rollback(remote.Spec{Path: remotePath, Mode: 0o600, UID: -1, GID: -1})
 	} else {
-		_, err = conn.Install(remote.Spec{Path: remotePath, Content: h.small.plain, Mode: 0o600, UID: -1, GID: -1, Backup: true})
+		_, err = conn.Install(remote.Spec{Path: remotePath, Content: h.small.plain, Mode: 0o600, UID: -1, GID: -1, Backup: true,
+			ReadPrevious: secrets.MaxFileSize}) // as the action asks, for changed_keys
 	}
 	cerr := conn.Close()
 	if err != nil {

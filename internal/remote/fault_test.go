@@ -375,7 +375,9 @@ func TestDiskFull(t *testing.T) {
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v: %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	// Lazy: sftp-server may still hold a handle for a moment after the
+	// session ends (Close does not wait for it to exit).
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
 	path := filepath.Join(mnt, "galaxy.yaml")
 	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 )
 
 // A flight is a batch of SFTP requests sent back to back, in a fixed
@@ -96,4 +97,80 @@ func (c *Conn) flight(steps ...func() error) []error {
 		}
 	}
 	return errs
+}
+
+// pending is a request whose answer a flight does not wait for: its step
+// returns once the request is on the wire, and the answer is collected
+// later with wait. It serves a request that may take long to be answered
+// for reasons the flight's other answers reveal (an OPEN of what turns
+// out to be a named pipe), so the flight is not held up by it.
+type pending[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+}
+
+// sendOnly returns a flight step that sends f's request, and the pending
+// answer. f must send exactly one request.
+func sendOnly[T any](c *Conn, f func() (T, error)) (func() error, *pending[T]) {
+	p := &pending[T]{done: make(chan struct{})}
+	step := func() error {
+		c.sent.mu.Lock()
+		before := c.sent.n
+		c.sent.mu.Unlock()
+		go func() {
+			v, err := f()
+			c.sent.mu.Lock()
+			p.v, p.err = v, err
+			close(p.done)
+			c.sent.mu.Unlock()
+			c.sent.cond.Broadcast()
+		}()
+		c.sent.mu.Lock()
+		defer c.sent.mu.Unlock()
+		for c.sent.n == before && !p.answered() {
+			c.sent.cond.Wait()
+		}
+		return nil
+	}
+	return step, p
+}
+
+// answeredWithin reports whether the answer came, waiting at most d.
+func (p *pending[T]) answeredWithin(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (p *pending[T]) answered() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait returns the answer, bounded by the operation timeout (which cuts
+// the connection, and so ends the request, when it stalls).
+func wait[T any](c *Conn, p *pending[T]) (T, error) {
+	err := c.op(func() error {
+		select {
+		case <-p.done:
+			return p.err
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		}
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return p.v, nil
 }

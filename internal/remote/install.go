@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/pkg/sftp"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 )
 
 // InstallError says which step of the install failed on which path. Err
@@ -38,6 +40,10 @@ type Spec struct {
 	UID     int  // owner to set, or -1 to keep the login user's
 	GID     int  // group to set, or -1
 	Backup  bool // keep the replaced version as Path + BackupSuffix
+	// ReadPrevious, when > 0, asks for the version an install replaces,
+	// if it is no larger, in Installed.Previous: it is read in the
+	// install's own round trips.
+	ReadPrevious int64
 }
 
 // Format implements fmt.Formatter: a Spec prints its path, mode and size,
@@ -61,6 +67,10 @@ type Installed struct {
 	// Replaced is the size of the version this call replaced (now the
 	// backup, when one is kept); -1 when there was none or it is not known.
 	Replaced int64
+	// Previous is the content of the version this call replaced, when
+	// Spec.ReadPrevious asked for it and HasPrevious says it was read.
+	Previous    secrets.Bytes
+	HasPrevious bool
 }
 
 // TempPrefix starts the name of everything this action creates next to
@@ -78,7 +88,7 @@ const TempPrefix = ".sops-deploy-"
 // When the target already has the same content, mode and owner nothing is
 // written.
 func (c *Conn) Install(s Spec) (*Installed, error) {
-	tx, err := c.begin(s, s.Backup)
+	tx, err := c.begin(s, s.Backup, true)
 	if err != nil {
 		return nil, err
 	}
@@ -101,17 +111,19 @@ func (tx *txn) install(s Spec) (*Installed, error) {
 		}
 		return nil, err
 	}
-	f, owner, err := tx.createNew()
+	f, syncFile, owner, err := tx.createNew(s)
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.fillNew(f, s, owner); err != nil {
+	if err := tx.fillNew(f, syncFile, s, owner); err != nil {
 		_ = c.cleanupOp(f.Close)
 		return nil, err
 	}
-	if err := tx.syncNew(f, s); err != nil {
-		_ = c.cleanupOp(f.Close)
-		return nil, err
+	if syncFile == nil {
+		if err := tx.syncNew(f, s); err != nil {
+			_ = c.cleanupOp(f.Close)
+			return nil, err
+		}
 	}
 	fi, err := tx.closeAndSwitch(f, s)
 	if err != nil {
@@ -120,6 +132,9 @@ func (tx *txn) install(s Spec) (*Installed, error) {
 	done := &Installed{Changed: true, Backup: tx.backupPath(), Replaced: -1}
 	if tx.cur != nil {
 		done.Replaced = tx.cur.Size()
+	}
+	if tx.previous != nil {
+		done.Previous, done.HasPrevious = secrets.NewBytes(tx.previous), true
 	}
 	return verified(s.Path, fi, int64(len(s.Content)), s.Mode, s.UID, s.GID, done)
 }
@@ -131,7 +146,7 @@ func (tx *txn) install(s Spec) (*Installed, error) {
 // later run recognises (see txn.repair). The restored version gets
 // s.Mode, and s.UID and s.GID when they are set.
 func (c *Conn) Rollback(s Spec) (*Installed, error) {
-	tx, err := c.begin(s, true)
+	tx, err := c.begin(s, true, false)
 	if err != nil {
 		return nil, err
 	}
@@ -298,8 +313,8 @@ func (tx *txn) unchanged(s Spec) (bool, error) {
 		return false, nil
 	}
 	c := tx.c
-	var f *sftp.File
-	if err := c.op(func() (err error) { f, err = c.sftp.Open(s.Path); return err }); err != nil {
+	f, err := tx.current()
+	if err != nil {
 		return false, &InstallError{Step: "read the current version of", Path: s.Path, Err: err}
 	}
 	// One read of exactly the size the LSTAT gave under the lock (asking
@@ -310,11 +325,40 @@ func (tx *txn) unchanged(s Spec) (bool, error) {
 	// session ends.
 	b := make([]byte, len(s.Content))
 	var n int
-	err := c.op(func() (err error) { n, err = f.ReadAt(b, 0); return err })
+	err = c.op(func() (err error) { n, err = f.ReadAt(b, 0); return err })
 	if err != nil && !errors.Is(err, io.EOF) {
 		return false, &InstallError{Step: "read the current version of", Path: s.Path, Err: err}
 	}
+	if int64(n) == fi.Size() && s.ReadPrevious >= fi.Size() {
+		tx.previous = b[:n]
+	}
 	return bytes.Equal(b[:n], s.Content), nil
+}
+
+// readPreviousStep returns a flight step that reads the target's current
+// version into tx.previous, if s asks for it and it is not read yet; nil
+// otherwise. Its READs may be several requests: it goes last.
+func (tx *txn) readPreviousStep(s Spec) func() error {
+	fi := tx.cur
+	if s.ReadPrevious <= 0 || fi == nil || tx.previous != nil || fi.Size() > s.ReadPrevious {
+		return nil
+	}
+	if fi.Size() == 0 {
+		tx.previous = []byte{}
+		return nil
+	}
+	f, err := tx.current()
+	if err != nil {
+		return nil // not known: the caller says so
+	}
+	return func() error {
+		b := make([]byte, fi.Size())
+		n, err := f.ReadAt(b, 0)
+		if int64(n) == fi.Size() && (err == nil || errors.Is(err, io.EOF)) {
+			tx.previous = b
+		}
+		return nil
+	}
 }
 
 func owner(fi fs.FileInfo) (int, int) {
@@ -344,35 +388,45 @@ func (c *Conn) verify(p string, size int64, mode fs.FileMode, uid, gid int, res 
 	return res, nil
 }
 
-// The install's writes go out in flights (see flight.go), one round trip
-// each, with the same order of effects on the server and the same checks
-// as one request at a time:
+// The install goes out in flights (see flight.go), one round trip each,
+// with the same order of effects on the server and the same checks as one
+// request at a time. Before them, begin's flight takes the lock, LSTATs
+// everything inspect needs and OPENs the target for reading (see
+// lockAndInspect); an unchanged check then costs one READ and the release.
 //
 //  1. createNew: MKDIR the work directory, SETSTAT 0700, LSTAT it, OPEN
-//     the new file in it (exclusive create). The server runs them in
-//     order, so the file exists only once the directory is 0700, and no
-//     byte is sent before the answers show the directory is ours and
-//     private.
-//  2. fillNew: FSETSTAT the mode (and owner), FSTAT, WRITE. The mode is in
-//     place before the first byte lands; its check (the FSTAT) is answered
-//     with the write, which the private directory makes safe.
-//  3. syncNew: FSYNC where offered, LSTAT the new file, and the hard link
-//     of the version being replaced. pkg/sftp sends FSYNC only once the
-//     writes are answered.
+//     the new file in it (exclusive create) and a second, read-only
+//     handle to it, and READ the version being replaced when the caller
+//     asked for it. The server runs them in order, so the file exists only
+//     once the directory is 0700, and no byte is sent before the answers
+//     show the directory is ours and private.
+//  2. fillNew: FSETSTAT the mode (and owner), FSTAT, WRITE, and, when the
+//     write is one request, syncNew's requests after it: FSYNC on the
+//     second handle, LSTAT the new file, the hard link of the version
+//     being replaced. The mode is in place before the first byte lands;
+//     its check (the FSTAT) is answered with the write, which the private
+//     directory makes safe. The rename waits for every one of these
+//     answers.
+//  3. syncNew, for a larger write: the same FSYNC, LSTAT and link, on the
+//     writing handle, once the writes are answered.
 //  4. closeAndSwitch: CLOSE, the rename into place, LSTAT the target (the
-//     check after the rename).
+//     check after the rename); with no replaced version to keep, RMDIR
+//     the work directory and release the lock too.
 //  5. Only once the switch is known to have happened: keep the replaced
 //     version as the backup (a rename and maybe a chmod: the backup is
 //     never replaced by a version that is still in place), RMDIR the
 //     work directory, release the lock.
 
-// createNew is flight 1. It returns the new file and the owner its
-// directory has, which the file has too (the same login user made both).
-func (tx *txn) createNew() (*sftp.File, [2]int, error) {
+// createNew is flight 1, with the read of the version being replaced
+// when s asks for it, and a second, read-only handle to the new file when
+// the sync goes with the write (see syncInFill). It returns the new file,
+// that handle (nil when not opened), and the owner its directory has,
+// which the file has too (the same login user made both).
+func (tx *txn) createNew(s Spec) (f, syncFile *sftp.File, own [2]int, err error) {
 	c, dir := tx.c, tx.workDir()
 	var di fs.FileInfo
-	var f *sftp.File
-	errs := c.flight(
+	var syncErr error
+	steps := []func() error{
 		func() error { return c.sftp.Mkdir(dir) },
 		func() error { return c.sftp.Chmod(dir, 0o700) },
 		func() (err error) { di, err = c.sftp.Lstat(dir); return err },
@@ -380,14 +434,29 @@ func (tx *txn) createNew() (*sftp.File, [2]int, error) {
 			f, err = c.sftp.OpenFile(tx.newPath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 			return err
 		},
-	)
+	}
+	if tx.syncInFill(s) {
+		steps = append(steps, func() error {
+			syncFile, syncErr = c.sftp.OpenFile(tx.newPath(), os.O_RDONLY)
+			return nil
+		})
+	}
+	if read := tx.readPreviousStep(s); read != nil {
+		steps = append(steps, read) // last: maybe several requests
+	}
+	errs := c.flight(steps...)
 	tx.workMade = errs[0] == nil
 	tx.newMade = errs[3] == nil
-	fail := func(step, p string, err error) (*sftp.File, [2]int, error) {
-		if f != nil {
-			_ = c.cleanupOp(f.Close) // empty: nothing was written
+	if syncErr != nil {
+		syncFile = nil // the sync goes in a flight of its own
+	}
+	fail := func(step, p string, err error) (*sftp.File, *sftp.File, [2]int, error) {
+		for _, h := range []*sftp.File{f, syncFile} {
+			if h != nil {
+				_ = c.cleanupOp(h.Close) // empty: nothing was written
+			}
 		}
-		return nil, [2]int{}, &InstallError{Step: step, Path: p, Err: err}
+		return nil, nil, [2]int{}, &InstallError{Step: step, Path: p, Err: err}
 	}
 	switch {
 	case errs[0] != nil:
@@ -402,11 +471,57 @@ func (tx *txn) createNew() (*sftp.File, [2]int, error) {
 		return fail("create the temporary file", tx.newPath(), errs[3])
 	}
 	u, g := owner(di)
-	return f, [2]int{u, g}, nil
+	return f, syncFile, [2]int{u, g}, nil
 }
 
-// fillNew is flight 2.
-func (tx *txn) fillNew(f *sftp.File, s Spec, own [2]int) error {
+// maxOneWrite is the most content pkg/sftp writes in one WRITE request
+// (its default packet size, which the client does not change).
+const maxOneWrite = 1 << 15
+
+// syncInFill says the sync can go in the same flight as the write: the
+// server offers fsync, and the write is one request, so the FSYNC (sent
+// on a second handle, as pkg/sftp sends one on the writing handle only
+// once the write is answered) follows it on the wire. fsync flushes the
+// file, whichever descriptor it is called on.
+func (tx *txn) syncInFill(s Spec) bool {
+	_, canSync := tx.c.sftp.HasExtension("fsync@openssh.com")
+	return canSync && len(s.Content) <= maxOneWrite
+}
+
+// fillNew is flight 2, and flight 3 (syncNew) when the sync can go with
+// it (syncFile is the second handle createNew opened for it).
+func (tx *txn) fillNew(f, syncFile *sftp.File, s Spec, own [2]int) error {
+	fill := tx.fillSteps(f, s, own)
+	steps := fill.steps
+	var sync *syncSteps
+	if syncFile != nil {
+		sync = tx.syncSteps(syncFile, s)
+		steps = append(steps, sync.steps...)
+	}
+	errs := tx.c.flight(steps...)
+	syncErr := error(nil)
+	if sync != nil {
+		syncErr = sync.check(errs[len(fill.steps):])
+	}
+	if err := fill.check(errs[:len(fill.steps)]); err != nil {
+		return err
+	}
+	return syncErr
+}
+
+// syncNew is flight 3, when the sync did not go with the write.
+func (tx *txn) syncNew(f *sftp.File, s Spec) error {
+	sync := tx.syncSteps(f, s)
+	return sync.check(tx.c.flight(sync.steps...))
+}
+
+// fillSteps: FSETSTAT the mode (and owner), FSTAT, WRITE.
+type fillSteps struct {
+	steps []func() error
+	check func([]error) error
+}
+
+func (tx *txn) fillSteps(f *sftp.File, s Spec, own [2]int) fillSteps {
 	tmp := tx.newPath()
 	steps := []func() error{func() error { return f.Chmod(s.Mode) }}
 	u, g := own[0], own[1]
@@ -426,32 +541,37 @@ func (tx *txn) fillNew(f *sftp.File, s Spec, own [2]int) error {
 		// Last: a write longer than a packet is several requests.
 		func() (err error) { n, err = f.WriteAt(s.Content, 0); return err },
 	)
-	errs := tx.c.flight(steps...)
-	if errs[0] != nil {
-		return &InstallError{Step: "set the mode of", Path: tmp, Err: errs[0]}
+	check := func(errs []error) error {
+		if errs[0] != nil {
+			return &InstallError{Step: "set the mode of", Path: tmp, Err: errs[0]}
+		}
+		if len(steps) == 4 && errs[1] != nil {
+			return &InstallError{Step: fmt.Sprintf("set owner %d:%d of", u, g), Path: tmp, Err: errs[1]}
+		}
+		if err := errs[len(errs)-2]; err != nil {
+			return &InstallError{Step: "inspect", Path: tmp, Err: err}
+		}
+		// Some servers or file systems ignore chmod.
+		if fi.Mode().Perm() != s.Mode.Perm() {
+			return &InstallError{Step: "set the mode of", Path: tmp, Err: fmt.Errorf("mode is %04o after chmod %04o", fi.Mode().Perm(), s.Mode.Perm())}
+		}
+		err := errs[len(errs)-1]
+		if err == nil && n != len(s.Content) {
+			err = fmt.Errorf("short write: %d of %d bytes", n, len(s.Content))
+		}
+		if err != nil {
+			return &InstallError{Step: "write", Path: tmp, Err: err}
+		}
+		return nil
 	}
-	if len(steps) == 4 && errs[1] != nil {
-		return &InstallError{Step: fmt.Sprintf("set owner %d:%d of", u, g), Path: tmp, Err: errs[1]}
-	}
-	if err := errs[len(errs)-2]; err != nil {
-		return &InstallError{Step: "inspect", Path: tmp, Err: err}
-	}
-	// Some servers or file systems ignore chmod.
-	if fi.Mode().Perm() != s.Mode.Perm() {
-		return &InstallError{Step: "set the mode of", Path: tmp, Err: fmt.Errorf("mode is %04o after chmod %04o", fi.Mode().Perm(), s.Mode.Perm())}
-	}
-	err := errs[len(errs)-1]
-	if err == nil && n != len(s.Content) {
-		err = fmt.Errorf("short write: %d of %d bytes", n, len(s.Content))
-	}
-	if err != nil {
-		return &InstallError{Step: "write", Path: tmp, Err: err}
-	}
-	return nil
+	return fillSteps{steps, check}
 }
 
-// syncNew is flight 3.
-func (tx *txn) syncNew(f *sftp.File, s Spec) error {
+// syncSteps: FSYNC where offered, LSTAT the new file, and the hard link
+// of the version being replaced.
+type syncSteps = fillSteps
+
+func (tx *txn) syncSteps(f *sftp.File, s Spec) *syncSteps {
 	c, tmp := tx.c, tx.newPath()
 	var steps []func() error
 	_, canSync := c.sftp.HasExtension("fsync@openssh.com")
@@ -464,45 +584,64 @@ func (tx *txn) syncNew(f *sftp.File, s Spec) error {
 	if keep {
 		steps = append(steps, func() error { return c.sftp.Link(s.Path, tx.oldPath()) })
 	}
-	errs := c.flight(steps...)
-	if canSync && errs[0] != nil {
-		return &InstallError{Step: "sync", Path: tmp, Err: errs[0]}
-	}
-	i := len(errs) - 1
-	if keep {
-		if errs[i] != nil {
-			return &InstallError{Step: "keep the current version (hard link) of", Path: s.Path, Err: errs[i]}
+	check := func(errs []error) error {
+		i := len(errs) - 1
+		if keep {
+			// Noted first: whatever else failed, the link is there to
+			// remove.
+			tx.oldLinked = errs[i] == nil
+			i--
 		}
-		tx.oldLinked = true
-		i--
+		if canSync && errs[0] != nil {
+			return &InstallError{Step: "sync", Path: tmp, Err: errs[0]}
+		}
+		if keep && !tx.oldLinked {
+			return &InstallError{Step: "keep the current version (hard link) of", Path: s.Path, Err: errs[i+1]}
+		}
+		if errs[i] != nil {
+			return &InstallError{Step: "inspect", Path: tmp, Err: errs[i]}
+		}
+		if fi.Size() != int64(len(s.Content)) || fi.Mode().Perm() != s.Mode.Perm() {
+			return &InstallError{Step: "verify", Path: tmp, Err: fmt.Errorf("it has %d bytes and mode %04o, want %d bytes and mode %04o", fi.Size(), fi.Mode().Perm(), len(s.Content), s.Mode.Perm())}
+		}
+		return nil
 	}
-	if errs[i] != nil {
-		return &InstallError{Step: "inspect", Path: tmp, Err: errs[i]}
-	}
-	if fi.Size() != int64(len(s.Content)) || fi.Mode().Perm() != s.Mode.Perm() {
-		return &InstallError{Step: "verify", Path: tmp, Err: fmt.Errorf("it has %d bytes and mode %04o, want %d bytes and mode %04o", fi.Size(), fi.Mode().Perm(), len(s.Content), s.Mode.Perm())}
-	}
-	return nil
+	return &syncSteps{steps, check}
 }
 
-// closeAndSwitch is flights 4 and 5. It returns what the target is after
+// closeAndSwitch is flight 4, and 5 when a replaced version is kept. It returns what the target is after
 // the switch. The data is written, synced and checked before these
 // flights leave, so a CLOSE that fails cannot make the renamed file wrong.
 func (tx *txn) closeAndSwitch(f *sftp.File, s Spec) (fs.FileInfo, error) {
 	c := tx.c
 	var fi fs.FileInfo
 	c.state.Changed, c.state.switchSent = true, true
-	errs := c.flight(
+	steps := []func() error{
 		f.Close,
 		func() error { return c.sftp.PosixRename(tx.newPath(), tx.path) },
 		func() (err error) { fi, err = c.sftp.Lstat(tx.path); return err },
-	)
+	}
+	// With no replaced version to keep, nothing waits on the switch's
+	// answer: the work directory's removal and the lock's release go
+	// with it. If the switch fails, the RMDIR fails too (new is still in
+	// it) and the lock is released over a work directory the next run
+	// removes (see repair): this run touches it no more.
+	releasing := !tx.oldLinked
+	if releasing {
+		steps = append(steps, tx.doneSteps()...)
+	}
+	errs := c.flight(steps...)
+	if releasing {
+		tx.released()
+	}
 	if errs[1] != nil {
 		return nil, &InstallError{Step: "rename the new version onto", Path: tx.path, Err: errs[1]}
 	}
 	c.state.switched, tx.newMade = true, false
-	if err := tx.keepOldAndRelease(); err != nil {
-		return nil, err
+	if !releasing {
+		if err := tx.keepOldAndRelease(); err != nil {
+			return nil, err
+		}
 	}
 	if errs[2] != nil {
 		return nil, &InstallError{Step: "inspect the installed file", Path: tx.path, Err: errs[2]}

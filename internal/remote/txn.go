@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/pkg/sftp"
 	"io/fs"
 	"path"
 	"strings"
@@ -52,6 +53,15 @@ type txn struct {
 	cur    fs.FileInfo // the target before the operation, nil if absent
 	backup fs.FileInfo // the backup before the operation, nil if absent
 
+	// readCur says the operation reads the target (an install: to tell
+	// an unchanged file, and to compare keys). curOpen is the OPEN of the
+	// target sent with the lock, answered under it; curFile its handle
+	// once collected (see current).
+	readCur bool
+	curOpen *pending[*sftp.File]
+	// previous is the target's content before the operation, when read.
+	previous []byte
+
 	locked    bool
 	release   func() // stops renewing the lock
 	workMade  bool
@@ -76,9 +86,9 @@ func (tx *txn) lockPath() string   { return path.Join(tx.dir, TempPrefix+tx.base
 // begin checks the server, takes the lock, inspects the target, its
 // backup and every directory above it in one round trip, and completes
 // or removes what an interrupted run left. needLink says the operation
-// makes hard links.
-func (c *Conn) begin(s Spec, needLink bool) (*txn, error) {
-	tx := &txn{c: c, path: s.Path, dir: path.Dir(s.Path), base: path.Base(s.Path)}
+// makes hard links; readCur that it reads the target.
+func (c *Conn) begin(s Spec, needLink, readCur bool) (*txn, error) {
+	tx := &txn{c: c, path: s.Path, dir: path.Dir(s.Path), base: path.Base(s.Path), readCur: readCur}
 	for _, ext := range []string{"posix-rename@openssh.com", "hardlink@openssh.com"} {
 		if ext == "hardlink@openssh.com" && !needLink {
 			continue
@@ -164,6 +174,13 @@ type inspection struct {
 // flight: the server makes the link before it answers the LSTATs, so when
 // the lock was taken the answers were given under it. It reports the
 // error of the lock's creation.
+//
+// An install also opens the target for reading, last: so that the check
+// for an unchanged file (and the comparison of keys) can read it in the
+// next round trip. The OPEN goes out before its LSTAT's answer says what
+// the target is; an OPEN of something that blocks (a named pipe) is not
+// waited for, since the target is refused on that answer and the handle
+// is then never used (see current).
 func (tx *txn) lockAndInspect(mine string) error {
 	c := tx.c
 	paths := append(tx.ownPaths(), ancestors(tx.dir)...)
@@ -172,12 +189,40 @@ func (tx *txn) lockAndInspect(mine string) error {
 	for i := range paths {
 		steps = append(steps, func() (err error) { infos[i], err = c.sftp.Lstat(paths[i]); return err })
 	}
+	var open *pending[*sftp.File]
+	if tx.readCur {
+		var step func() error
+		step, open = sendOnly(c, func() (*sftp.File, error) { return c.sftp.Open(tx.path) })
+		steps = append(steps, step)
+	}
 	errs := c.flight(steps...)
 	if errs[0] == nil {
-		tx.seen = &inspection{infos: infos, errs: errs[1:]}
+		// Answered under the lock. Without the lock the OPEN is ignored
+		// (the handle stays to the end of the session): what it opened
+		// may be replaced before the lock is taken.
+		tx.seen = &inspection{infos: infos, errs: errs[1 : 1+len(paths)]}
+		tx.curOpen = open
 	}
 	return errs[0]
 }
+
+// current returns a handle to read the target (a regular file, as
+// inspect found), from the OPEN sent with the lock when there was one.
+func (tx *txn) current() (*sftp.File, error) {
+	c := tx.c
+	if p := tx.curOpen; p != nil {
+		return wait(c, p)
+	}
+	var f *sftp.File
+	err := c.op(func() (err error) { f, err = c.sftp.Open(tx.path); return err })
+	if err == nil {
+		tx.curOpen = &pending[*sftp.File]{done: closed, v: f}
+	}
+	return f, err
+}
+
+// closed is a channel that is closed.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // checkRealDir repeats the directory check on the target directory's path
 // with every symbolic link resolved, as sshd's StrictModes does.
@@ -279,6 +324,14 @@ func (tx *txn) removeWork() error {
 // returns res and err, with err telling a cancelled run what was cleaned.
 func (tx *txn) finish(res *Installed, err error) (*Installed, error) {
 	c := tx.c
+	if p := tx.curOpen; p != nil && !p.answeredWithin(cancelGrace) {
+		// The OPEN sent with the lock blocks the server (the target is
+		// a named pipe or a device, which inspect refused): it answers
+		// nothing after it. Nothing can be cleaned on this session; the
+		// lock expires after its lease.
+		c.closeTransport()
+		return nil, err
+	}
 	c.cleaning.Store(true)
 	defer c.cleaning.Store(false)
 	var cleanErr error
