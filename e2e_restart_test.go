@@ -178,4 +178,16 @@ func TestChangedKeys(t *testing.T) {
 	if got := outputValue(res.output, "changed_keys"); got != `{"`+label+`":{"added":[],"removed":[],"changed":[]}}` {
 		t.Errorf("unchanged rerun: changed_keys = %s", got)
 	}
+	// With backup off the replaced version is still compared: the install
+	// reads it before replacing it.
+	r.inputs["backup"] = "false"
+	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
+	res = r.run()
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stdout)
+	}
+	want = `{"` + label + `":{"added":["mcp_db_url","oauth_signing_key","b2_key_id","b2_application_key","pgbackrest_cipher_pass","smoke_principal_jwt"],"removed":[],"changed":["database_url","better_auth_secret","docs_api_token"]}}`
+	if got := outputValue(res.output, "changed_keys"); got != want {
+		t.Errorf("backup false: changed_keys = %s\nwant %s", got, want)
+	}
 }

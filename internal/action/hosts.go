@@ -153,6 +153,7 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, st *remote.RunSt
 		inst, err = conn.Rollback(spec)
 	} else {
 		spec.Content, spec.Backup = d.content.Reveal(), d.cfg.Backup
+		spec.ReadPrevious = secrets.MaxFileSize // for changed_keys
 		inst, err = conn.Install(spec)
 	}
 	if err != nil {

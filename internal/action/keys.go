@@ -11,29 +11,34 @@ import (
 )
 
 // changedKeys names the keys a deploy added, removed and changed on a
-// host, comparing in memory the version it replaced (now the backup) with
-// the new one. Names only: no value, and no digest of one, leaves memory.
-// When the replaced version is not at hand (backup: false, a backup too
-// large or not a secrets document) the result says it is unknown.
+// host, comparing in memory the version it replaced with the new one. The
+// install reads that version in its own round trips; a retry that found
+// the new version already in place reads the backup instead. Names only:
+// no value, and no digest of one, leaves memory. When the replaced
+// version is not at hand (a retry with backup: false, a version too large
+// or not a secrets document) the result says it is unknown.
 func (d *hostDeployer) changedKeys(conn *remote.Conn, inst *remote.Installed, changed bool) *report.KeyChanges {
+	var prev secrets.Bytes
+	var err error
 	switch {
 	case !changed:
 		return &report.KeyChanges{}
-	case !d.cfg.Backup || inst.Backup == "":
-		return &report.KeyChanges{Unknown: "backup is off, so the replaced version was not kept to compare with"}
-	}
-	var prev secrets.Bytes
-	var err error
-	if inst.Changed && inst.Replaced < 0 {
+	case inst.HasPrevious:
+		prev = inst.Previous
+	case inst.Changed && inst.Replaced < 0:
 		// This attempt installed over nothing.
 		err = fs.ErrNotExist
-	} else {
+	case inst.Changed && inst.Replaced > secrets.MaxFileSize:
+		return &report.KeyChanges{Unknown: "the replaced version is too large to compare with"}
+	case !d.cfg.Backup || inst.Backup == "":
+		return &report.KeyChanges{Unknown: "backup is off, so the replaced version was not kept to compare with"}
+	default:
 		prev, err = conn.ReadFile(inst.Backup, inst.Replaced, secrets.MaxFileSize)
 	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		// With backup on, no kept version means nothing was there before:
-		// every key is new.
+		// No replaced version means nothing was there before: every key
+		// is new.
 		kc := &report.KeyChanges{}
 		for _, l := range d.leaves {
 			kc.Added = append(kc.Added, l.Path)
