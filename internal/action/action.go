@@ -95,10 +95,6 @@ type run struct {
 // fail prints err as one ::error:: line and returns that line.
 func (r *run) fail(err error) string {
 	msg, hint := Describe(err)
-	var h interface{ Hint() string }
-	if hint == "" && errors.As(err, &h) {
-		hint = h.Hint()
-	}
 	line := msg
 	if hint != "" {
 		line += "; fix: " + hint
@@ -325,7 +321,7 @@ func (r *run) readFile(name string) ([]byte, error) {
 		return nil, &FileProblem{File: name, Err: err}
 	}
 	if len(b) > secrets.MaxFileSize {
-		return nil, &FileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize), Hint: "a secrets file this large is not a Compose secrets file; check the file input"}}
+		return nil, &FileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize), Fix: "a secrets file this large is not a Compose secrets file; check the file input"}}
 	}
 	return b, nil
 }
@@ -380,14 +376,46 @@ func (e *MissingKeysError) Error() string {
 	return fmt.Sprintf("lacks %d required key(s): %s", len(e.Keys), strings.Join(e.Keys, ", "))
 }
 
+// Hint says how to fix it.
+func (e *MissingKeysError) Hint() string {
+	return "add them with `sops edit` on the file, or correct the required_keys input"
+}
+
 // FileProblem ties an error to the secrets file it concerns.
 type FileProblem struct {
 	File string
 	Err  error
 }
 
-func (e *FileProblem) Error() string { return fmt.Sprintf("file %q: %v", e.File, e.Err) }
+// Error names the file before the problem. An error that is not one of
+// ours (it has no Hint method) is not shown: it might quote the file,
+// which can hold plaintext.
+func (e *FileProblem) Error() string {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(e.Err, fs.ErrNotExist):
+		return fmt.Sprintf("file %q does not exist in the workspace", e.File)
+	case errors.As(e.Err, &pe):
+		return fmt.Sprintf("failed to read file %q from the workspace: %v", e.File, pe.Err)
+	case !ours(e.Err):
+		return fmt.Sprintf("failed to read file %q from the workspace", e.File)
+	}
+	return fmt.Sprintf("file %q %v", e.File, e.Err)
+}
+
 func (e *FileProblem) Unwrap() error { return e.Err }
+
+// Hint says how to fix a file that cannot be read; the errors of a file
+// that was read carry their own.
+func (e *FileProblem) Hint() string {
+	switch {
+	case errors.Is(e.Err, fs.ErrNotExist):
+		return "run actions/checkout before this step, and check the env and file inputs"
+	case !ours(e.Err):
+		return "check that the path is a readable file inside the repository checkout"
+	}
+	return ""
+}
 
 // WorkspaceError says the workspace could not be opened.
 type WorkspaceError struct {
@@ -399,3 +427,8 @@ func (e *WorkspaceError) Error() string {
 	return fmt.Sprintf("failed to open workspace %q: %v", e.Dir, e.Err)
 }
 func (e *WorkspaceError) Unwrap() error { return e.Err }
+
+// Hint says how to fix it.
+func (e *WorkspaceError) Hint() string {
+	return "run the action in a job that has checked out the repository"
+}

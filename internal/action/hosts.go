@@ -253,6 +253,16 @@ type TimeoutError struct {
 }
 
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("did not finish within %s (%d attempt(s)); last error: %v", e.After, e.Attempts, e.Last)
+	return fmt.Sprintf("did not finish within %s (%d attempt(s)); last error: %v; %s", e.After, e.Attempts, e.Last, oldOrNew)
 }
+
 func (e *TimeoutError) Unwrap() error { return e.Last }
+
+// Hint says what to check, then how to fix the last error.
+func (e *TimeoutError) Hint() string {
+	hint := "check that the host is reachable and responsive, or raise the timeout input"
+	if _, last := Describe(e.Last); last != "" {
+		hint += "; " + last
+	}
+	return hint
+}

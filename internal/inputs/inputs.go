@@ -84,10 +84,13 @@ const (
 type Error struct {
 	Input   string
 	Problem string
-	Hint    string
+	Fix     string // how to fix it
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("input %s: %s", e.Input, e.Problem) }
+
+// Hint says how to fix it.
+func (e *Error) Hint() string { return e.Fix }
 
 var (
 	envRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

@@ -53,7 +53,7 @@ func checkNoSecrets(t *testing.T, err error) {
 	texts := []string{err.Error()}
 	var ie *Error
 	if errors.As(err, &ie) {
-		texts = append(texts, ie.Hint, ie.Problem)
+		texts = append(texts, ie.Hint(), ie.Problem)
 	}
 	for _, text := range texts {
 		for _, s := range secretValues {
@@ -77,7 +77,7 @@ func loadErr(t *testing.T, in map[string]string) *Error {
 	if !errors.As(err, &ie) {
 		t.Fatalf("Load error is %T (%v), want *inputs.Error", err, err)
 	}
-	if ie.Hint == "" {
+	if ie.Hint() == "" {
 		t.Errorf("error %q has no hint", err)
 	}
 	if got, want := err.Error(), "input "+ie.Input+": "; !strings.HasPrefix(got, want) {
@@ -466,7 +466,7 @@ func TestLoadHostKeyInputs(t *testing.T) {
 	if got, want := ie.Input, "host_fingerprint"; got != want {
 		t.Errorf("both: Input: got %q, want %q", got, want)
 	}
-	if got, want := ie.Hint, "not both"; !strings.Contains(got, want) {
+	if got, want := ie.Hint(), "not both"; !strings.Contains(got, want) {
 		t.Errorf("both: Hint: got %q, want it to contain %q", got, want)
 	}
 
@@ -478,7 +478,7 @@ func TestLoadHostKeyInputs(t *testing.T) {
 	if got, want := ie.Problem, "host_fingerprint"; !strings.Contains(got, want) {
 		t.Errorf("neither: Problem: got %q, want it to mention %q", got, want)
 	}
-	if got, want := ie.Hint, "ssh-keyscan -p 2222 vps.example.com"; !strings.Contains(got, want) {
+	if got, want := ie.Hint(), "ssh-keyscan -p 2222 vps.example.com"; !strings.Contains(got, want) {
 		t.Errorf("neither: Hint: got %q, want it to contain %q", got, want)
 	}
 
@@ -726,7 +726,7 @@ func TestLoadErrorsHoldNoSecrets(t *testing.T) {
 		}
 		checkNoSecrets(t, err)
 		var ie *Error
-		if !errors.As(err, &ie) || ie.Hint == "" {
+		if !errors.As(err, &ie) || ie.Hint() == "" {
 			t.Errorf("Load with %q: got %#v, want *inputs.Error with a hint", over, err)
 		}
 	}

@@ -27,7 +27,7 @@ func classify(tree sops.Tree) ([]bool, error) {
 	c.Branches = sops.TreeBranches{copyBranch(tree.Branches[0])}
 	if _, err := c.Decrypt(nil, classifyCipher{}); err != nil {
 		return nil, &FileError{Problem: "has a value sops cannot walk (an unsupported type or a non-string key)",
-			Hint: "re-encrypt the file with sops encrypt"}
+			Fix: "re-encrypt the file with sops encrypt"}
 	}
 	var out []bool
 	walkLeaves(c.Branches[0], func(_, _ string, v any) {
@@ -35,7 +35,7 @@ func classify(tree sops.Tree) ([]bool, error) {
 		out = append(out, ok && strings.HasPrefix(s, wouldMark))
 	})
 	if n := countLeaves(tree.Branches[0]); n != len(out) {
-		return nil, &FileError{Problem: "has a structure sops cannot walk consistently", Hint: "re-encrypt the file with sops encrypt"}
+		return nil, &FileError{Problem: "has a structure sops cannot walk consistently", Fix: "re-encrypt the file with sops encrypt"}
 	}
 	return out, nil
 }
@@ -102,7 +102,7 @@ func checkPlaintext(tree sops.Tree, wouldDecrypt []bool) error {
 	}
 	if md.MACOnlyEncrypted && len(byRule) > 0 {
 		return &UnsupportedError{Problem: fmt.Sprintf("uses mac_only_encrypted, so its %d unencrypted value(s) (%s) are not covered by the MAC: anyone who can write to the repository could change them unnoticed",
-			len(byRule), strings.Join(byRule, ", ")), Hint: "re-encrypt the file without --mac-only-encrypted (or mac_only_encrypted in .sops.yaml)"}
+			len(byRule), strings.Join(byRule, ", ")), Fix: "re-encrypt the file without --mac-only-encrypted (or mac_only_encrypted in .sops.yaml)"}
 	}
 	if encrypted == 0 && len(byRule) > 0 {
 		return &PlaintextError{Keys: byRule, Reason: "the file's sops rules leave every value unencrypted"}

@@ -121,7 +121,7 @@ func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 		res.Leaves = append(res.Leaves, Leaf{Path: path, Value: NewString(text), Type: typ})
 	})
 	if len(res.Leaves) != len(wouldDecrypt) {
-		return nil, &FileError{Problem: "has a structure sops cannot walk consistently", Hint: "re-encrypt the file with sops encrypt"}
+		return nil, &FileError{Problem: "has a structure sops cannot walk consistently", Fix: "re-encrypt the file with sops encrypt"}
 	}
 	for i := range res.Leaves {
 		res.Leaves[i].Encrypted = wouldDecrypt[i]
@@ -131,7 +131,7 @@ func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 
 func errNotEncrypted() error {
 	return &FileError{cause: ErrNotEncrypted, Problem: "has no sops metadata block: it is not a sops-encrypted file",
-		Hint: "encrypt it with `sops encrypt --in-place <file>`; if it was ever committed with real values, they are in git history: rotate them"}
+		Fix: "encrypt it with `sops encrypt --in-place <file>`; if it was ever committed with real values, they are in git history: rotate them"}
 }
 
 var lineRE = regexp.MustCompile(`line (\d+)`)
@@ -155,13 +155,13 @@ func loadTree(doc *yaml.Node) (sops.Tree, error) {
 func parseShape(data []byte) (*yaml.Node, error) {
 	if len(data) > MaxFileSize {
 		return nil, &FileError{Problem: fmt.Sprintf("is %d bytes, larger than the %d-byte limit", len(data), MaxFileSize),
-			Hint: "a secrets file this large is not a Compose secrets file; check the file input"}
+			Fix: "a secrets file this large is not a Compose secrets file; check the file input"}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, &FileError{Problem: "is empty", Hint: "commit the sops-encrypted file, or fix the file input"}
+		return nil, &FileError{Problem: "is empty", Fix: "commit the sops-encrypted file, or fix the file input"}
 	}
 	if !utf8.Valid(data) {
-		return nil, &FileError{Problem: "is not UTF-8 text (is it a binary file?)", Hint: "the file must be a sops-encrypted YAML file"}
+		return nil, &FileError{Problem: "is not UTF-8 text (is it a binary file?)", Fix: "the file must be a sops-encrypted YAML file"}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
@@ -172,7 +172,7 @@ func parseShape(data []byte) (*yaml.Node, error) {
 			break
 		}
 		if err != nil {
-			fe := &FileError{Problem: "is not valid YAML", Hint: "check indentation and quoting near that line; sops-encrypted files are written by sops encrypt"}
+			fe := &FileError{Problem: "is not valid YAML", Fix: "check indentation and quoting near that line; sops-encrypted files are written by sops encrypt"}
 			if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
 				fe.Line, _ = strconv.Atoi(m[1])
 			}
@@ -182,11 +182,11 @@ func parseShape(data []byte) (*yaml.Node, error) {
 	}
 	if len(docs) != 1 {
 		return nil, &FileError{Problem: fmt.Sprintf("holds %d YAML documents; one is expected", len(docs)),
-			Hint: "keep one document (no --- separators) in the secrets file"}
+			Fix: "keep one document (no --- separators) in the secrets file"}
 	}
 	doc := docs[0]
 	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].ShortTag() == "!!null") {
-		return nil, &FileError{Problem: "is empty", Hint: "commit the sops-encrypted file, or fix the file input"}
+		return nil, &FileError{Problem: "is empty", Fix: "commit the sops-encrypted file, or fix the file input"}
 	}
 	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
@@ -195,21 +195,21 @@ func parseShape(data []byte) (*yaml.Node, error) {
 			kind = "a list"
 		}
 		return nil, &FileError{Line: top.Line, Problem: fmt.Sprintf("has %s at the top level, not a mapping of secret names to values", kind),
-			Hint: "the installed file is read by key name (database_url: …); put the values under key names"}
+			Fix: "the installed file is read by key name (database_url: …); put the values under key names"}
 	}
 	nodes := 0
 	var walk func(n *yaml.Node, depth int) error
 	walk = func(n *yaml.Node, depth int) error {
 		nodes++
 		if nodes > MaxNodes {
-			return &FileError{Line: n.Line, Problem: fmt.Sprintf("has more than %d YAML nodes", MaxNodes), Hint: "split the file or remove unused keys"}
+			return &FileError{Line: n.Line, Problem: fmt.Sprintf("has more than %d YAML nodes", MaxNodes), Fix: "split the file or remove unused keys"}
 		}
 		if depth > MaxDepth {
-			return &FileError{Line: n.Line, Problem: fmt.Sprintf("nests values deeper than %d levels", MaxDepth), Hint: "flatten the secrets file"}
+			return &FileError{Line: n.Line, Problem: fmt.Sprintf("nests values deeper than %d levels", MaxDepth), Fix: "flatten the secrets file"}
 		}
 		if n.Kind == yaml.AliasNode || n.Anchor != "" {
 			return &FileError{Line: n.Line, Problem: "uses YAML anchors or aliases, which sops never writes",
-				Hint: "re-encrypt the file with sops encrypt from a plaintext without anchors"}
+				Fix: "re-encrypt the file with sops encrypt from a plaintext without anchors"}
 		}
 		for _, c := range n.Content {
 			if err := walk(c, depth+1); err != nil {
@@ -244,7 +244,7 @@ func checkShape(data []byte) (*yaml.Node, error) {
 func ageMasterKeys(md sops.Metadata) ([]*sopsage.MasterKey, error) {
 	if len(md.KeyGroups) != 1 {
 		return nil, &UnsupportedError{Problem: fmt.Sprintf("uses %d sops key groups (Shamir secret sharing), which this action does not support", len(md.KeyGroups)),
-			Hint: "encrypt the file to plain age recipients, without key_groups or shamir_threshold"}
+			Fix: "encrypt the file to plain age recipients, without key_groups or shamir_threshold"}
 	}
 	var out []*sopsage.MasterKey
 	var other []string
@@ -257,7 +257,7 @@ func ageMasterKeys(md sops.Metadata) ([]*sopsage.MasterKey, error) {
 	}
 	if len(out) == 0 {
 		return nil, &UnsupportedError{Problem: fmt.Sprintf("has no age recipient (it is encrypted to %s only)", strings.Join(other, ", ")),
-			Hint: "add the environment's age recipient to .sops.yaml and run sops updatekeys on the file"}
+			Fix: "add the environment's age recipient to .sops.yaml and run sops updatekeys on the file"}
 	}
 	return out, nil
 }
