@@ -330,8 +330,6 @@ func TestLoadHost(t *testing.T) {
 		{host: "[::1]:2222", port: "2200", want: []H{{"::1", 2222}}},
 		// Several hosts, in input order.
 		{host: "a,b", want: []H{{"a", 22}, {"b", 22}}},
-		{host: "a b", want: []H{{"a", 22}, {"b", 22}}},
-		{host: "a;b", want: []H{{"a", 22}, {"b", 22}}},
 		{host: "b\r\na\n", want: []H{{"b", 22}, {"a", 22}}},
 		{host: "a, b:2222,\t[::1]:22 ,10.0.0.1", port: "2200", want: []H{{"a", 2200}, {"b", 2222}, {"::1", 22}, {"10.0.0.1", 2200}}},
 		{host: "a:22,a:2222", want: []H{{"a", 22}, {"a", 2222}}},
@@ -363,7 +361,11 @@ func TestLoadHost(t *testing.T) {
 		{host: "ssh://host", wantErr: "invalid port"},
 		{host: "", wantErr: "is required"},
 		{host: ",", wantErr: "names no host"},
-		{host: ", ;", wantErr: "names no host"},
+		{host: ", \n ,", wantErr: "names no host"},
+		// Lists are separated by commas and new lines only, as for every
+		// list input.
+		{host: "a b", wantErr: "not a host name"},
+		{host: "a;b", wantErr: "not a host name"},
 	} {
 		t.Run(tc.host+"/"+tc.port, func(t *testing.T) {
 			t.Parallel()
