@@ -54,8 +54,8 @@ func errText(err error) string {
 // appendFileCommand appends text to the file the variable names. An unset
 // variable means the runner offers no such file: nothing is written and
 // no error is returned.
-func (r *run) appendFileCommand(variable, what, text string) error {
-	p := r.gha.Getenv(variable)
+func (s *step) appendFileCommand(variable, what, text string) error {
+	p := s.gha.Getenv(variable)
 	if p == "" {
 		return nil
 	}

@@ -70,8 +70,9 @@ type Host struct {
 	Port int
 }
 
-// Label is host:port as known_hosts and logs show it.
-func (h Host) Label() string { return net.JoinHostPort(h.Name, strconv.Itoa(h.Port)) }
+// Addr is host:port as known_hosts shows it (a host's label in logs and
+// the summary, report.Host.Label, is user@host:port).
+func (h Host) Addr() string { return net.JoinHostPort(h.Name, strconv.Itoa(h.Port)) }
 
 // Bounds and defaults of the numeric inputs.
 const (
@@ -287,10 +288,10 @@ func hostsInput(v string, defPort int) ([]Host, error) {
 		if err != nil {
 			return nil, err
 		}
-		if seen[h.Label()] {
+		if seen[h.Addr()] {
 			return nil, &Error{"host", fmt.Sprintf("%q is listed twice", item), "list each host once"}
 		}
-		seen[h.Label()] = true
+		seen[h.Addr()] = true
 		hosts = append(hosts, h)
 	}
 	switch {

@@ -404,7 +404,7 @@ func TestLoadNoHostNoKnownHosts(t *testing.T) {
 	}
 }
 
-func TestHostLabel(t *testing.T) {
+func TestHostAddr(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		h    Host
@@ -414,7 +414,7 @@ func TestHostLabel(t *testing.T) {
 		{Host{"10.0.0.1", 2222}, "10.0.0.1:2222"},
 		{Host{"::1", 2222}, "[::1]:2222"},
 	} {
-		if got := tc.h.Label(); got != tc.want {
+		if got := tc.h.Addr(); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)
 		}
 	}
