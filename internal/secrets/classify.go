@@ -30,7 +30,7 @@ func classify(tree sops.Tree) ([]bool, error) {
 			Fix: "re-encrypt the file with sops encrypt"}
 	}
 	var out []bool
-	walkLeaves(c.Branches[0], func(_, _ string, v any) {
+	walkLeaves(c.Branches[0], func(_ string, v any) {
 		s, ok := v.(string)
 		out = append(out, ok && strings.HasPrefix(s, wouldMark))
 	})
@@ -42,7 +42,7 @@ func classify(tree sops.Tree) ([]bool, error) {
 
 func countLeaves(b sops.TreeBranch) int {
 	n := 0
-	walkLeaves(b, func(string, string, any) { n++ })
+	walkLeaves(b, func(string, any) { n++ })
 	return n
 }
 
@@ -69,7 +69,7 @@ func checkPlaintext(tree sops.Tree, wouldDecrypt []bool) error {
 	var mistakes, byRule []string
 	encrypted := 0
 	i := 0
-	walkLeaves(tree.Branches[0], func(path, _ string, v any) {
+	walkLeaves(tree.Branches[0], func(path string, v any) {
 		would := wouldDecrypt[i]
 		i++
 		s, isStr := v.(string)
@@ -119,10 +119,10 @@ func isEncryptedComment(s string) bool {
 }
 
 // walkLeaves calls fn for every non-comment value in file order with its
-// display path ("a.b[0]") and sops path ("a:b:").
-func walkLeaves(b sops.TreeBranch, fn func(path, sopsPath string, v any)) {
-	var walk func(v any, path, sopsPath string)
-	walk = func(v any, path, sopsPath string) {
+// display path ("a.b[0]").
+func walkLeaves(b sops.TreeBranch, fn func(path string, v any)) {
+	var walk func(v any, path string)
+	walk = func(v any, path string) {
 		switch v := v.(type) {
 		case sops.Comment:
 		case sops.TreeBranch:
@@ -138,7 +138,7 @@ func walkLeaves(b sops.TreeBranch, fn func(path, sopsPath string, v any)) {
 				if path != "" {
 					p = path + "." + k
 				}
-				walk(it.Value, p, sopsPath+k+":")
+				walk(it.Value, p)
 			}
 		case []any:
 			n := 0
@@ -149,14 +149,14 @@ func walkLeaves(b sops.TreeBranch, fn func(path, sopsPath string, v any)) {
 				if s, ok := e.(string); ok && isEncryptedComment(s) {
 					continue
 				}
-				walk(e, fmt.Sprintf("%s[%d]", path, n), sopsPath)
+				walk(e, fmt.Sprintf("%s[%d]", path, n))
 				n++
 			}
 		default:
-			fn(path, sopsPath, v)
+			fn(path, v)
 		}
 	}
-	walk(b, "", "")
+	walk(b, "")
 }
 
 // commentSet lists the comment texts of a tree, so ciphers can tell a

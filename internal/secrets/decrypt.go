@@ -116,7 +116,7 @@ func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 	}
 	res.Plaintext = NewBytes(plain)
 
-	walkLeaves(tree.Branches[0], func(path, _ string, v any) {
+	walkLeaves(tree.Branches[0], func(path string, v any) {
 		typ, text := leafText(v)
 		res.Leaves = append(res.Leaves, Leaf{Path: path, Value: NewString(text), Type: typ})
 	})
@@ -153,16 +153,39 @@ func loadTree(doc *yaml.Node) (sops.Tree, error) {
 // structure before sops sees it, and returns the document. Its errors quote
 // nothing from the file.
 func parseShape(data []byte) (*yaml.Node, error) {
-	if len(data) > MaxFileSize {
-		return nil, &FileError{Problem: fmt.Sprintf("is %d bytes, larger than the %d-byte limit", len(data), MaxFileSize),
+	if err := checkBytes(data); err != nil {
+		return nil, err
+	}
+	doc, err := decodeOne(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTop(doc); err != nil {
+		return nil, err
+	}
+	if err := checkNodes(doc.Content[0]); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// checkBytes bounds the file's size and requires UTF-8 text.
+func checkBytes(data []byte) error {
+	switch {
+	case len(data) > MaxFileSize:
+		return &FileError{Problem: fmt.Sprintf("is %d bytes, larger than the %d-byte limit", len(data), MaxFileSize),
 			Fix: "a secrets file this large is not a Compose secrets file; check the file input"}
+	case len(bytes.TrimSpace(data)) == 0:
+		return &FileError{Problem: "is empty", Fix: "commit the sops-encrypted file, or fix the file input"}
+	case !utf8.Valid(data):
+		return &FileError{Problem: "is not UTF-8 text (is it a binary file?)", Fix: "the file must be a sops-encrypted YAML file"}
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, &FileError{Problem: "is empty", Fix: "commit the sops-encrypted file, or fix the file input"}
-	}
-	if !utf8.Valid(data) {
-		return nil, &FileError{Problem: "is not UTF-8 text (is it a binary file?)", Fix: "the file must be a sops-encrypted YAML file"}
-	}
+	return nil
+}
+
+// decodeOne decodes the file's one YAML document. A syntax error names
+// its line only: the YAML library's message can quote the file.
+func decodeOne(data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
 	for {
@@ -184,9 +207,13 @@ func parseShape(data []byte) (*yaml.Node, error) {
 		return nil, &FileError{Problem: fmt.Sprintf("holds %d YAML documents; one is expected", len(docs)),
 			Fix: "keep one document (no --- separators) in the secrets file"}
 	}
-	doc := docs[0]
+	return docs[0], nil
+}
+
+// checkTop requires a mapping of key names at the top level.
+func checkTop(doc *yaml.Node) error {
 	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].ShortTag() == "!!null") {
-		return nil, &FileError{Problem: "is empty", Fix: "commit the sops-encrypted file, or fix the file input"}
+		return &FileError{Problem: "is empty", Fix: "commit the sops-encrypted file, or fix the file input"}
 	}
 	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
@@ -194,9 +221,15 @@ func parseShape(data []byte) (*yaml.Node, error) {
 		if top.Kind == yaml.SequenceNode {
 			kind = "a list"
 		}
-		return nil, &FileError{Line: top.Line, Problem: fmt.Sprintf("has %s at the top level, not a mapping of secret names to values", kind),
+		return &FileError{Line: top.Line, Problem: fmt.Sprintf("has %s at the top level, not a mapping of secret names to values", kind),
 			Fix: "the installed file is read by key name (database_url: …); put the values under key names"}
 	}
+	return nil
+}
+
+// checkNodes bounds the node count and the depth under top, and refuses
+// anchors and aliases.
+func checkNodes(top *yaml.Node) error {
 	nodes := 0
 	var walk func(n *yaml.Node, depth int) error
 	walk = func(n *yaml.Node, depth int) error {
@@ -218,10 +251,7 @@ func parseShape(data []byte) (*yaml.Node, error) {
 		}
 		return nil
 	}
-	if err := walk(top, 1); err != nil {
-		return nil, err
-	}
-	return doc, nil
+	return walk(top, 1)
 }
 
 // checkShape is parseShape, and refuses a document without a sops block.

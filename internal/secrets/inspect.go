@@ -56,7 +56,7 @@ func Inspect(data []byte, f Format) (*Inspection, error) {
 	md := p.tree.Metadata
 	out := &Inspection{Recipients: p.recipients, LastModified: md.LastModified, HasMAC: md.MessageAuthenticationCode != ""}
 	i := 0
-	walkLeaves(p.tree.Branches[0], func(path, _ string, _ any) {
+	walkLeaves(p.tree.Branches[0], func(path string, _ any) {
 		out.Keys = append(out.Keys, KeyInfo{Path: path, Encrypted: p.wouldDecrypt[i]})
 		i++
 	})
@@ -206,7 +206,7 @@ func EncryptedUnder(data []byte, f Format, rules Rules) ([]KeyInfo, error) {
 		return nil, err
 	}
 	var out []KeyInfo
-	walkLeaves(tree.Branches[0], func(path, _ string, _ any) {
+	walkLeaves(tree.Branches[0], func(path string, _ any) {
 		out = append(out, KeyInfo{Path: path, Encrypted: would[len(out)]})
 	})
 	return out, nil
