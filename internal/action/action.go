@@ -148,7 +148,7 @@ func (s *step) deploy(ctx context.Context) error {
 	results := s.fanOut(ctx, d)
 	s.sum.Hosts = results
 	outErr := s.writeOutputs(hostOutputs(cfg, results, len(d.leaves), s.sum.FileSHA256), s.doneText(results))
-	if failed := countFailed(results); failed > 0 {
+	if failed := s.sum.Failed(); failed > 0 {
 		if outErr != nil {
 			s.sum.Problems = append(s.sum.Problems, s.fail(outErr))
 		}
@@ -235,25 +235,10 @@ func hostOutputs(cfg *inputs.Config, results []report.Host, keyCount int, fileSH
 	return outputs
 }
 
-func countFailed(results []report.Host) int {
-	n := 0
-	for _, h := range results {
-		if !h.OK {
-			n++
-		}
-	}
-	return n
-}
-
 // doneText says what the run did on the hosts, for errors that happen
 // after the hosts are done.
 func (s *step) doneText(results []report.Host) string {
-	ok := 0
-	for _, h := range results {
-		if h.OK {
-			ok++
-		}
-	}
+	ok := len(results) - report.Summary{Hosts: results}.Failed()
 	verb := map[string]string{"deploy": "installed", "rollback": "rolled back"}[s.sum.Operation]
 	return fmt.Sprintf("%s on %d of %d host(s), as the lines above say", verb, ok, len(results))
 }
