@@ -45,17 +45,9 @@ func Run(ctx context.Context, w io.Writer, fixtures fs.FS, keep bool) error {
 		defer os.RemoveAll(dir)
 	}
 
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	sshPub, sshKey, err := clientKey()
 	if err != nil {
-		return fmt.Errorf("failed to generate the demo SSH key: %w", err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return fmt.Errorf("failed to encode the demo SSH key: %w", err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "sops-deploy demo key")
-	if err != nil {
-		return fmt.Errorf("failed to encode the demo SSH key: %w", err)
+		return err
 	}
 	srv, err := localssh.Start(localssh.Config{AuthorizedKey: sshPub, User: "deploy"})
 	if err != nil {
@@ -76,7 +68,7 @@ func Run(ctx context.Context, w io.Writer, fixtures fs.FS, keep bool) error {
 		"INPUT_AGE_KEY":       string(ageKey),
 		"INPUT_HOST":          srv.Addr,
 		"INPUT_USER":          "deploy",
-		"INPUT_SSH_KEY":       string(pem.EncodeToMemory(block)),
+		"INPUT_SSH_KEY":       string(sshKey),
 		"INPUT_KNOWN_HOSTS":   srv.KnownHosts,
 		"INPUT_FILE":          EncryptedFile,
 		"INPUT_REMOTE_PATH":   remotePath,
@@ -93,17 +85,42 @@ func Run(ctx context.Context, w io.Writer, fixtures fs.FS, keep bool) error {
 	runErr := action.Run(ctx, gha, action.Options{Workspace: fixtures})
 	lw.flush()
 
-	fmt.Fprintln(w, "\n── step summary ──")
-	if b, err := os.ReadFile(summary); err == nil {
-		w.Write(b)
-	}
-	fmt.Fprintln(w, "\n── outputs ──")
-	if b, err := os.ReadFile(output); err == nil {
-		w.Write(b)
-	}
+	printFile(w, "step summary", summary)
+	printFile(w, "outputs", output)
 	if runErr != nil {
 		return runErr
 	}
+	return printInstalled(w, remotePath, dir, keep)
+}
+
+// clientKey makes the demo's SSH client key: the public key the embedded
+// server authorizes, and the private key in OpenSSH PEM form.
+func clientKey() (ssh.PublicKey, []byte, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to generate the demo SSH key: %w", err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to encode the demo SSH key: %w", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "sops-deploy demo key")
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to encode the demo SSH key: %w", err)
+	}
+	return sshPub, pem.EncodeToMemory(block), nil
+}
+
+// printFile shows a file command's file under a heading.
+func printFile(w io.Writer, heading, name string) {
+	fmt.Fprintf(w, "\n── %s ──\n", heading)
+	if b, err := os.ReadFile(name); err == nil {
+		w.Write(b)
+	}
+}
+
+// printInstalled shows the installed file's path, mode and size.
+func printInstalled(w io.Writer, remotePath, dir string, keep bool) error {
 	fi, err := os.Stat(remotePath)
 	if err != nil {
 		return fmt.Errorf("failed to inspect the installed file: %w", err)
