@@ -33,14 +33,14 @@ type Options struct {
 	// Timeouts for each SSH connection; zero means remote.DefaultTimeouts.
 	Timeouts remote.Timeouts
 	// Backoff is the first delay between retries, doubled each time; zero
-	// means DefaultBackoff.
+	// means defaultBackoff.
 	Backoff time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
-// DefaultBackoff is the first delay before retrying a transient failure.
-const DefaultBackoff = time.Second
+// defaultBackoff is the first delay before retrying a transient failure.
+const defaultBackoff = time.Second
 
 // Run performs the deploy or rollback described by the inputs in gha and
 // reports the outcome to the runner. On failure it has printed one
@@ -57,13 +57,13 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 		opts.Timeouts = remote.DefaultTimeouts
 	}
 	if opts.Backoff == 0 {
-		opts.Backoff = DefaultBackoff
+		opts.Backoff = defaultBackoff
 	}
 	s := &step{gha: gha, opts: opts, start: opts.Now(), debug: debugOn(gha)}
 	err := s.deploy(ctx)
 	s.sum.Duration = opts.Now().Sub(s.start)
-	var hf *HostsFailedError
-	var fce *FileCommandError
+	var hf *hostsFailedError
+	var fce *fileCommandError
 	switch {
 	case errors.As(err, &fce):
 		// The hosts are done; the summary shows them and this problem.
@@ -95,7 +95,7 @@ type step struct {
 
 // fail prints err as one ::error:: line and returns that line.
 func (s *step) fail(err error) string {
-	msg, hint := Describe(err)
+	msg, hint := describe(err)
 	line := msg
 	if hint != "" {
 		line += "; fix: " + hint
@@ -116,11 +116,11 @@ func (s *step) debugf(format string, args ...any) {
 
 func (s *step) since() time.Duration { return s.opts.Now().Sub(s.start).Round(time.Millisecond) }
 
-// HostsFailedError says some hosts failed; each already has its ::error::
+// hostsFailedError says some hosts failed; each already has its ::error::
 // line.
-type HostsFailedError struct{ Failed, Total int }
+type hostsFailedError struct{ Failed, Total int }
 
-func (e *HostsFailedError) Error() string {
+func (e *hostsFailedError) Error() string {
 	return fmt.Sprintf("%d of %d host(s) failed", e.Failed, e.Total)
 }
 
@@ -152,7 +152,7 @@ func (s *step) deploy(ctx context.Context) error {
 		if outErr != nil {
 			s.sum.Problems = append(s.sum.Problems, s.fail(outErr))
 		}
-		return &HostsFailedError{Failed: failed, Total: len(results)}
+		return &hostsFailedError{Failed: failed, Total: len(results)}
 	}
 	return outErr
 }
@@ -248,7 +248,7 @@ func (s *step) writeOutputs(outputs [][2]string, done string) error {
 	if err == nil {
 		err = s.appendFileCommand("GITHUB_OUTPUT", "the outputs", text)
 	}
-	var fce *FileCommandError
+	var fce *fileCommandError
 	if errors.As(err, &fce) {
 		fce.Done = done
 	}
@@ -265,7 +265,7 @@ func (s *step) decrypt(cfg *inputs.Config, ids secrets.Identities) (*secrets.Res
 	}
 	res, err := secrets.Decrypt(encrypted, ids)
 	if err != nil {
-		return nil, &FileProblem{File: cfg.File, Err: err}
+		return nil, &fileProblem{File: cfg.File, Err: err}
 	}
 	// Only now: a refused file may hold plaintext values, and its digest
 	// would be a digest of them.
@@ -274,7 +274,7 @@ func (s *step) decrypt(cfg *inputs.Config, ids secrets.Identities) (*secrets.Res
 	skipped := mask.Values(gha, res.Leaves)
 	s.debugf("decrypted and masked %d values (%s)", len(res.Leaves), s.since())
 	if missing := missingKeys(res.Leaves, cfg.RequiredKeys); len(missing) > 0 {
-		return nil, &FileProblem{File: cfg.File, Err: &MissingKeysError{Keys: missing}}
+		return nil, &fileProblem{File: cfg.File, Err: &missingKeysError{Keys: missing}}
 	}
 	s.sum.LastModified = res.LastModified
 	s.sum.Recipients = res.Recipients
@@ -300,7 +300,7 @@ func (s *step) decrypt(cfg *inputs.Config, ids secrets.Identities) (*secrets.Res
 
 func (s *step) writeSummary() error {
 	err := s.appendFileCommand("GITHUB_STEP_SUMMARY", "the step summary", report.Markdown(s.sum)+"\n")
-	var fce *FileCommandError
+	var fce *fileCommandError
 	if errors.As(err, &fce) && len(s.sum.Hosts) > 0 {
 		fce.Done = s.doneText(s.sum.Hosts)
 	}
@@ -317,15 +317,15 @@ func (s *step) readFile(name string) ([]byte, error) {
 	defer closeWS()
 	f, err := ws.Open(name)
 	if err != nil {
-		return nil, &FileProblem{File: name, Err: err}
+		return nil, &fileProblem{File: name, Err: err}
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, secrets.MaxFileSize+1))
 	if err != nil {
-		return nil, &FileProblem{File: name, Err: err}
+		return nil, &fileProblem{File: name, Err: err}
 	}
 	if len(b) > secrets.MaxFileSize {
-		return nil, &FileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize), Fix: "a secrets file this large is not a Compose secrets file; check the file input"}}
+		return nil, &fileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize), Fix: "a secrets file this large is not a Compose secrets file; check the file input"}}
 	}
 	return b, nil
 }
@@ -373,20 +373,20 @@ func missingKeys(leaves []secrets.Leaf, required []string) []string {
 	return missing
 }
 
-// MissingKeysError lists required keys the file lacks.
-type MissingKeysError struct{ Keys []string }
+// missingKeysError lists required keys the file lacks.
+type missingKeysError struct{ Keys []string }
 
-func (e *MissingKeysError) Error() string {
+func (e *missingKeysError) Error() string {
 	return fmt.Sprintf("lacks %d required key(s): %s", len(e.Keys), strings.Join(e.Keys, ", "))
 }
 
 // Hint says how to fix it.
-func (e *MissingKeysError) Hint() string {
+func (e *missingKeysError) Hint() string {
 	return "add them with `sops edit` on the file, or correct the required_keys input"
 }
 
-// FileProblem ties an error to the secrets file it concerns.
-type FileProblem struct {
+// fileProblem ties an error to the secrets file it concerns.
+type fileProblem struct {
 	File string
 	Err  error
 }
@@ -394,7 +394,7 @@ type FileProblem struct {
 // Error names the file before the problem. An error that is not one of
 // ours (it has no Hint method) is not shown: it might quote the file,
 // which can hold plaintext.
-func (e *FileProblem) Error() string {
+func (e *fileProblem) Error() string {
 	var pe *fs.PathError
 	switch {
 	case errors.Is(e.Err, fs.ErrNotExist):
@@ -407,11 +407,11 @@ func (e *FileProblem) Error() string {
 	return fmt.Sprintf("file %q %v", e.File, e.Err)
 }
 
-func (e *FileProblem) Unwrap() error { return e.Err }
+func (e *fileProblem) Unwrap() error { return e.Err }
 
 // Hint says how to fix a file that cannot be read; the errors of a file
 // that was read carry their own.
-func (e *FileProblem) Hint() string {
+func (e *fileProblem) Hint() string {
 	switch {
 	case errors.Is(e.Err, fs.ErrNotExist):
 		return "run actions/checkout before this step, and check the env and file inputs"
@@ -421,18 +421,18 @@ func (e *FileProblem) Hint() string {
 	return ""
 }
 
-// WorkspaceError says the workspace could not be opened.
-type WorkspaceError struct {
+// workspaceError says the workspace could not be opened.
+type workspaceError struct {
 	Dir string
 	Err error
 }
 
-func (e *WorkspaceError) Error() string {
+func (e *workspaceError) Error() string {
 	return fmt.Sprintf("failed to open workspace %q: %v", e.Dir, e.Err)
 }
-func (e *WorkspaceError) Unwrap() error { return e.Err }
+func (e *workspaceError) Unwrap() error { return e.Err }
 
 // Hint says how to fix it.
-func (e *WorkspaceError) Hint() string {
+func (e *workspaceError) Hint() string {
 	return "run the action in a job that has checked out the repository"
 }

@@ -26,10 +26,10 @@ func isCheck(gha *githubactions.Action) bool {
 	return op == inputs.Lint || op == inputs.Verify
 }
 
-// LintFailedError says lint found errors; each has its annotation.
-type LintFailedError struct{ Errors int }
+// lintFailedError says lint found errors; each has its annotation.
+type lintFailedError struct{ Errors int }
 
-func (e *LintFailedError) Error() string { return fmt.Sprintf("lint found %d error(s)", e.Errors) }
+func (e *lintFailedError) Error() string { return fmt.Sprintf("lint found %d error(s)", e.Errors) }
 
 // check performs operation lint or verify. Like Run, it has printed
 // every failure when it returns an error.
@@ -83,7 +83,7 @@ func (s *step) workspaceFS() (fs.FS, func(), error) {
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, nil, &WorkspaceError{Dir: dir, Err: err}
+		return nil, nil, &workspaceError{Dir: dir, Err: err}
 	}
 	return root.FS(), func() { root.Close() }, nil
 }
@@ -116,7 +116,7 @@ func (s *step) lint(cfg *inputs.Config) error {
 	s.addSummary(report.LintMarkdown(sum))
 	s.plainf("Linted %d file(s): %d error(s)", len(res.Files), res.Errors())
 	if n := res.Errors(); n > 0 {
-		return &LintFailedError{Errors: n}
+		return &lintFailedError{Errors: n}
 	}
 	return nil
 }
@@ -189,7 +189,7 @@ func (s *step) decryptBase(name string, ids secrets.Identities) (*secrets.Result
 	}
 	base, err := secrets.Decrypt(data, ids)
 	if err != nil {
-		return nil, &FileProblem{File: name, Err: err}
+		return nil, &fileProblem{File: name, Err: err}
 	}
 	mask.Values(s.gha, base.Leaves)
 	return base, nil
@@ -205,7 +205,7 @@ func (s *step) compare(name string, base *secrets.Result, baseErr error, res *se
 		v.Added = v.Keys
 		return
 	case baseErr != nil:
-		msg, _ := Describe(baseErr)
+		msg, _ := describe(baseErr)
 		v.CompareNote = "not compared: " + msg
 		s.gha.Warningf("compare_file %q is not compared: %s", name, msg)
 		return

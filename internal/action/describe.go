@@ -12,21 +12,21 @@ import (
 // oldOrNew is what is always true of remote_path after a failure.
 const oldOrNew = "remote_path holds the previous or the new version, complete, never a partial one"
 
-// Describe turns an error from any layer into one line saying what is wrong
+// describe turns an error from any layer into one line saying what is wrong
 // (naming the input, file, key, host or recipient) and a hint saying how to
 // fix it. The line is the error's own text, behind the host's label; the
 // hint is the Hint method of the outermost error in the chain that has
 // one. Neither ever holds a secret: the typed errors carry only places and
 // public data, and an error that is not one of ours is not printed where it
-// could quote the file (see FileProblem).
+// could quote the file (see fileProblem).
 //
 // What no type can say yet is worded here: what a failure left at
 // remote_path for the remote errors whose files are being reworked
 // (remoteOutcome), and the errors of libraries (libraryError).
-func Describe(err error) (msg, hint string) {
-	var he *HostError
+func describe(err error) (msg, hint string) {
+	var he *hostError
 	if errors.As(err, &he) {
-		msg, hint = Describe(he.Err)
+		msg, hint = describe(he.Err)
 		return he.Label + ": " + msg, hint
 	}
 	msg, hint = strings.TrimSpace(err.Error()), hintOf(err)
@@ -74,7 +74,7 @@ func hintOf(err error) string {
 // hint to the edge.
 func remoteOutcome(err error) (outcome, hint string) {
 	var (
-		te  *TimeoutError
+		te  *timeoutError
 		cxe *remote.CancelledError
 		le  *remote.LockError
 		ine *remote.InstallError

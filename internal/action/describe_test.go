@@ -25,7 +25,7 @@ import (
 // is never shown under a file: it could quote the file.
 func TestDescribe(t *testing.T) {
 	t.Parallel()
-	fp := func(err error) error { return &FileProblem{File: "secrets/s/g.enc.yaml", Err: err} }
+	fp := func(err error) error { return &fileProblem{File: "secrets/s/g.enc.yaml", Err: err} }
 	hk := func(e *remote.HostKeyError) error {
 		e.Host, e.KeyType, e.Presented, e.Expected = "vps:22", "ssh-ed25519", "SHA256:p", []string{"SHA256:e"}
 		return e
@@ -61,7 +61,7 @@ func TestDescribe(t *testing.T) {
 		{fp(&secrets.UnsupportedError{Problem: "uses x", Fix: "do y"}),
 			"file \"secrets/s/g.enc.yaml\" uses x",
 			"do y"},
-		{fp(&MissingKeysError{Keys: []string{"a"}}),
+		{fp(&missingKeysError{Keys: []string{"a"}}),
 			"file \"secrets/s/g.enc.yaml\" lacks 1 required key(s): a",
 			"add them with `sops edit` on the file, or correct the required_keys input"},
 		{fp(&fs.PathError{Op: "open", Path: "f", Err: fs.ErrNotExist}),
@@ -73,7 +73,7 @@ func TestDescribe(t *testing.T) {
 		{fp(errors.New("yaml: secret content")),
 			"failed to read file \"secrets/s/g.enc.yaml\" from the workspace",
 			"check that the path is a readable file inside the repository checkout"},
-		{&WorkspaceError{Dir: "/w", Err: fs.ErrPermission},
+		{&workspaceError{Dir: "/w", Err: fs.ErrPermission},
 			"failed to open workspace \"/w\": permission denied",
 			"run the action in a job that has checked out the repository"},
 		{&remote.KeyError{Problem: "is bad", Fix: "fix"},
@@ -139,25 +139,25 @@ func TestDescribe(t *testing.T) {
 		{&remote.LockError{Path: "/p.lock"},
 			"another deploy to this path holds the lock \"/p.lock\" and did not release it before this run ran out of time or was cancelled; remote_path was not touched",
 			"let the other deploy finish (a crashed run's lock expires by itself), or put deploys to one host in one concurrency group"},
-		{&RestartError{Err: errors.New("cmd failed")},
+		{&restartError{Err: errors.New("cmd failed")},
 			"the new secrets are installed and verified, but cmd failed; the services still use the old ones",
 			"fix the command (run it by hand on the host to see why it fails), then restart the services by hand: a re-run finds the file unchanged and does not restart"},
 		{&remote.NoExecError{Addr: "a", User: "u", Reason: "r"},
 			"u@a runs no commands (r), so restart_command cannot run there; nothing was written",
 			"give the deploy user a login shell and no ForceCommand internal-sftp (Match block in sshd_config), or leave restart_command empty and restart the services another way"},
-		{&FileCommandError{Var: "GITHUB_OUTPUT", Path: "/o", What: "the outputs", Err: fs.ErrPermission},
+		{&fileCommandError{Var: "GITHUB_OUTPUT", Path: "/o", What: "the outputs", Err: fs.ErrPermission},
 			"failed to write the outputs to GITHUB_OUTPUT (\"/o\"): permission denied",
 			"the runner sets GITHUB_OUTPUT to a writable file; when running the action by hand, point it at a writable file or unset it"},
-		{&TimeoutError{After: time.Minute, Attempts: 3, Last: &remote.ConnectError{Addr: "a:22", Phase: "connect to", Err: context.DeadlineExceeded}},
+		{&timeoutError{After: time.Minute, Attempts: 3, Last: &remote.ConnectError{Addr: "a:22", Phase: "connect to", Err: context.DeadlineExceeded}},
 			"did not finish within 1m0s (3 attempt(s)); last error: failed to connect to a:22: context deadline exceeded; remote_path holds the previous or the new version, complete, never a partial one",
 			"check that the host is reachable and responsive, or raise the timeout input; check that the host is up and that its SSH port is reachable from the runner"},
-		{&TimeoutError{After: time.Minute, Attempts: 3, Last: &remote.OpTimeoutError{After: time.Second}},
+		{&timeoutError{After: time.Minute, Attempts: 3, Last: &remote.OpTimeoutError{After: time.Second}},
 			"did not finish within 1m0s (3 attempt(s)); last error: an SFTP operation stalled for more than 1s; the connection was closed; remote_path holds the previous or the new version, complete, never a partial one",
 			"check that the host is reachable and responsive, or raise the timeout input; check the host's disk and load; the deploy is retried on such failures up to the retries input"},
-		{&TimeoutError{After: time.Minute, Attempts: 3, Last: &remote.InstallError{Step: "write", Path: "/p", Err: fs.ErrPermission}},
+		{&timeoutError{After: time.Minute, Attempts: 3, Last: &remote.InstallError{Step: "write", Path: "/p", Err: fs.ErrPermission}},
 			"did not finish within 1m0s (3 attempt(s)); last error: failed to write \"/p\": permission denied; remote_path holds the previous or the new version, complete, never a partial one",
 			"check that the host is reachable and responsive, or raise the timeout input; the login user cannot write there (or set that owner): set sudo: true with a sudoers rule for sftp-server, or use a directory the user owns"},
-		{&TimeoutError{After: time.Minute, Attempts: 3, Last: errors.New("x")},
+		{&timeoutError{After: time.Minute, Attempts: 3, Last: errors.New("x")},
 			"did not finish within 1m0s (3 attempt(s)); last error: x; remote_path holds the previous or the new version, complete, never a partial one",
 			"check that the host is reachable and responsive, or raise the timeout input"},
 		{context.Canceled,
@@ -166,10 +166,10 @@ func TestDescribe(t *testing.T) {
 		{fmt.Errorf("w: %w", context.DeadlineExceeded),
 			"the deploy was cancelled or timed out; remote_path holds the previous or the new version, complete, never a partial one",
 			"run the deploy again"},
-		{&HostError{Label: "u@a:22", Err: &remote.LockError{Path: "/p.lock"}},
+		{&hostError{Label: "u@a:22", Err: &remote.LockError{Path: "/p.lock"}},
 			"u@a:22: another deploy to this path holds the lock \"/p.lock\" and did not release it before this run ran out of time or was cancelled; remote_path was not touched",
 			"let the other deploy finish (a crashed run's lock expires by itself), or put deploys to one host in one concurrency group"},
-		{&HostError{Label: "u@a:22", Err: context.Canceled},
+		{&hostError{Label: "u@a:22", Err: context.Canceled},
 			"u@a:22: the deploy was cancelled or timed out; remote_path holds the previous or the new version, complete, never a partial one",
 			"run the deploy again"},
 		{errors.New("plain"),
@@ -177,7 +177,7 @@ func TestDescribe(t *testing.T) {
 			""},
 	} {
 		t.Run(fmt.Sprintf("%02d %T", i, tc.err), func(t *testing.T) {
-			msg, hint := Describe(tc.err)
+			msg, hint := describe(tc.err)
 			if msg != tc.wantMsg {
 				t.Errorf("message:\ngot  %q\nwant %q", msg, tc.wantMsg)
 			}
@@ -213,7 +213,7 @@ func TestDescribeFaults(t *testing.T) {
 			"symbolic link", "move it away", "free space"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			msg, hint := Describe(&HostError{Label: "deploy@vps:22", Err: tc.err})
+			msg, hint := describe(&hostError{Label: "deploy@vps:22", Err: tc.err})
 			if !strings.Contains(msg, tc.wantMsg) || !strings.Contains(hint, tc.wantHint) || strings.Contains(hint, tc.notHint) {
 				t.Errorf("got %q; hint %q", msg, hint)
 			}

@@ -64,7 +64,7 @@ func (s *step) fanOut(ctx context.Context, d *hostDeployer) []report.Host {
 		s.printRestartOutput(res.Label, ev.restart)
 		if ev.err != nil {
 			res.OK = false
-			res.Error = s.fail(&HostError{Label: res.Label, Err: ev.err})
+			res.Error = s.fail(&hostError{Label: res.Label, Err: ev.err})
 		} else {
 			res.OK = true
 			what := "installed"
@@ -84,14 +84,14 @@ func (s *step) fanOut(ctx context.Context, d *hostDeployer) []report.Host {
 	return results
 }
 
-// HostError ties an error to the host it happened on.
-type HostError struct {
+// hostError ties an error to the host it happened on.
+type hostError struct {
 	Label string
 	Err   error
 }
 
-func (e *HostError) Error() string { return fmt.Sprintf("%s: %v", e.Label, e.Err) }
-func (e *HostError) Unwrap() error { return e.Err }
+func (e *hostError) Error() string { return fmt.Sprintf("%s: %v", e.Label, e.Err) }
+func (e *hostError) Unwrap() error { return e.Err }
 
 func (d *hostDeployer) label(h inputs.Host) string { return d.cfg.User + "@" + h.Addr() }
 
@@ -124,7 +124,7 @@ func (d *hostDeployer) deploy(ctx context.Context, h inputs.Host) (report.Host, 
 	}
 	res.Duration = d.opts.Now().Sub(start)
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
-		err = &TimeoutError{After: d.cfg.Timeout, Attempts: res.Attempts, Last: err}
+		err = &timeoutError{After: d.cfg.Timeout, Attempts: res.Attempts, Last: err}
 	}
 	return res, out, err
 }
@@ -197,7 +197,7 @@ func (d *hostDeployer) restart(ctx context.Context, conn *remote.Conn, target re
 		if rollback {
 			ce.Stderr = nil
 		}
-		return &RestartError{Err: ce, Rollback: rollback}
+		return &restartError{Err: ce, Rollback: rollback}
 	}
 	if err != nil {
 		// The connection broke under the command: retried, and a retry
@@ -208,24 +208,24 @@ func (d *hostDeployer) restart(ctx context.Context, conn *remote.Conn, target re
 	return nil
 }
 
-// RestartError says restart_command failed after the new file (or, for a
+// restartError says restart_command failed after the new file (or, for a
 // rollback, the previous one) was installed and verified.
-type RestartError struct {
+type restartError struct {
 	Err      error
 	Rollback bool
 }
 
-func (e *RestartError) Error() string {
+func (e *restartError) Error() string {
 	if e.Rollback {
 		return "the previous secrets are back in place and verified, but " + e.Err.Error() + "; the services still use the ones rolled back from"
 	}
 	return "the new secrets are installed and verified, but " + e.Err.Error() + "; the services still use the old ones"
 }
 
-func (e *RestartError) Unwrap() error { return e.Err }
+func (e *restartError) Unwrap() error { return e.Err }
 
 // Hint says how to fix it.
-func (e *RestartError) Hint() string {
+func (e *restartError) Hint() string {
 	return "fix the command (run it by hand on the host to see why it fails), then restart the services by hand: a re-run finds the file unchanged and does not restart"
 }
 
@@ -261,23 +261,23 @@ func printable(s string) string {
 	}, s)
 }
 
-// TimeoutError says a host did not finish within the timeout input.
-type TimeoutError struct {
+// timeoutError says a host did not finish within the timeout input.
+type timeoutError struct {
 	After    time.Duration
 	Attempts int
 	Last     error
 }
 
-func (e *TimeoutError) Error() string {
+func (e *timeoutError) Error() string {
 	return fmt.Sprintf("did not finish within %s (%d attempt(s)); last error: %v; %s", e.After, e.Attempts, e.Last, oldOrNew)
 }
 
-func (e *TimeoutError) Unwrap() error { return e.Last }
+func (e *timeoutError) Unwrap() error { return e.Last }
 
 // Hint says what to check, then how to fix the last error.
-func (e *TimeoutError) Hint() string {
+func (e *timeoutError) Hint() string {
 	hint := "check that the host is reachable and responsive, or raise the timeout input"
-	if _, last := Describe(e.Last); last != "" {
+	if _, last := describe(e.Last); last != "" {
 		hint += "; " + last
 	}
 	return hint

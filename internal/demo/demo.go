@@ -24,8 +24,8 @@ import (
 
 // Files are the demo's inputs, relative to the fixtures FS.
 const (
-	EncryptedFile = "testdata/staging/galaxy.enc.yaml"
-	AgeKeyFile    = "testdata/keys/a.agekey"
+	encryptedFile = "testdata/staging/galaxy.enc.yaml"
+	ageKeyFile    = "testdata/keys/a.agekey"
 )
 
 // Run deploys the fixture in fixtures to a temporary directory through the
@@ -33,7 +33,7 @@ const (
 // summary and the installed file's path and mode to w. It removes its
 // temporary directory unless keep is set.
 func Run(ctx context.Context, w io.Writer, fixtures fs.FS, keep bool) error {
-	ageKey, err := fs.ReadFile(fixtures, AgeKeyFile)
+	ageKey, err := fs.ReadFile(fixtures, ageKeyFile)
 	if err != nil {
 		return fmt.Errorf("failed to read the demo age key: %w", err)
 	}
@@ -70,15 +70,15 @@ func Run(ctx context.Context, w io.Writer, fixtures fs.FS, keep bool) error {
 		"INPUT_USER":          "deploy",
 		"INPUT_SSH_KEY":       string(sshKey),
 		"INPUT_KNOWN_HOSTS":   srv.KnownHosts,
-		"INPUT_FILE":          EncryptedFile,
+		"INPUT_FILE":          encryptedFile,
 		"INPUT_REMOTE_PATH":   remotePath,
 		"GITHUB_STEP_SUMMARY": summary,
 		"GITHUB_OUTPUT":       output,
 	}
 	getenv := func(k string) string { return env[k] }
 
-	fmt.Fprintf(w, "sops-deploy demo: deploying %s to an embedded SSH server at %s\n", EncryptedFile, srv.Addr)
-	fmt.Fprintf(w, "(the remote root is %s; the age key is the test-only %s)\n\n", dir, AgeKeyFile)
+	fmt.Fprintf(w, "sops-deploy demo: deploying %s to an embedded SSH server at %s\n", encryptedFile, srv.Addr)
+	fmt.Fprintf(w, "(the remote root is %s; the age key is the test-only %s)\n\n", dir, ageKeyFile)
 	fmt.Fprintln(w, "── workflow log ──")
 	lw := &logWriter{w: w}
 	gha := githubactions.New(githubactions.WithWriter(lw), githubactions.WithGetenv(getenv))

@@ -17,12 +17,12 @@ import (
 )
 
 // The defaults of the inputs, for a run outside the runner (which passes
-// action.yml's defaults itself); TestInputDefaults holds them equal to
-// action.yml.
+// action.yml's defaults itself). action.yml decides them;
+// TestInputDefaultsMatchActionYML (docs_test.go) holds these equal.
 const (
-	DefaultPort       = 22
-	DefaultRemotePath = "/etc/galaxy/secrets/galaxy.yaml"
-	DefaultFileMode   = "0600"
+	defaultPort       = 22
+	defaultRemotePath = "/etc/galaxy/secrets/galaxy.yaml"
+	defaultFileMode   = "0600"
 )
 
 // SecretInputs are the inputs whose values are secret; they are masked
@@ -60,9 +60,9 @@ type Config struct {
 	RestartCommand string
 }
 
-// MaxRestartCommand bounds restart_command: a command line, not a script
+// maxRestartCommand bounds restart_command: a command line, not a script
 // file (sshd and shells take far longer ones, but nothing needs them).
-const MaxRestartCommand = 4096
+const maxRestartCommand = 4096
 
 // Host is one target host.
 type Host struct {
@@ -76,13 +76,13 @@ func (h Host) Addr() string { return net.JoinHostPort(h.Name, strconv.Itoa(h.Por
 
 // Bounds and defaults of the numeric inputs.
 const (
-	DefaultTimeout  = 5 * time.Minute
-	MaxTimeout      = 6 * time.Hour
-	DefaultRetries  = 2
-	MaxRetries      = 10
-	DefaultParallel = 10
-	MaxParallel     = 100
-	MaxHosts        = 1000
+	defaultTimeout  = 5 * time.Minute
+	maxTimeout      = 6 * time.Hour
+	defaultRetries  = 2
+	maxRetries      = 10
+	defaultParallel = 10
+	maxParallel     = 100
+	maxHosts        = 1000
 )
 
 // Error names the input at fault, what is wrong and how to fix it.
@@ -199,10 +199,10 @@ func (c *Config) loadHostSide(get func(string) string) error {
 	if c.Timeout, err = timeoutInput(get("timeout")); err != nil {
 		return err
 	}
-	if c.Retries, err = intInput(get, "retries", DefaultRetries, 0, MaxRetries); err != nil {
+	if c.Retries, err = intInput(get, "retries", defaultRetries, 0, maxRetries); err != nil {
 		return err
 	}
-	if c.Parallel, err = intInput(get, "parallel", DefaultParallel, 1, MaxParallel); err != nil {
+	if c.Parallel, err = intInput(get, "parallel", defaultParallel, 1, maxParallel); err != nil {
 		return err
 	}
 	if c.Jump, c.JumpUser, err = jumpHostInput(get("jump_host"), c.User); err != nil {
@@ -266,7 +266,7 @@ func parsePort(s string) (int, bool) {
 
 func portInput(v string) (int, error) {
 	if v == "" {
-		return DefaultPort, nil
+		return defaultPort, nil
 	}
 	n, ok := parsePort(v)
 	if !ok {
@@ -276,7 +276,7 @@ func portInput(v string) (int, error) {
 }
 
 // hostsInput reads the host input: one or more hosts, each once, at most
-// MaxHosts; defPort applies to those that name no port.
+// maxHosts; defPort applies to those that name no port.
 func hostsInput(v string, defPort int) ([]Host, error) {
 	if v == "" {
 		return nil, &Error{"host", "is required", hostRequiredHint}
@@ -298,8 +298,8 @@ func hostsInput(v string, defPort int) ([]Host, error) {
 	case len(hosts) == 0:
 		// e.g. "${{ vars.A }},${{ vars.B }}" with both variables unset.
 		return nil, &Error{"host", fmt.Sprintf("%q names no host", v), "set host to the target's name or address; if it joins variables, check that they are set"}
-	case len(hosts) > MaxHosts:
-		return nil, &Error{"host", fmt.Sprintf("lists %d hosts, more than %d", len(hosts), MaxHosts), "split the deploy into several steps"}
+	case len(hosts) > maxHosts:
+		return nil, &Error{"host", fmt.Sprintf("lists %d hosts, more than %d", len(hosts), maxHosts), "split the deploy into several steps"}
 	}
 	return hosts, nil
 }
@@ -321,7 +321,7 @@ func hostKeyInputs(knownHosts, fps string, first Host) ([]string, error) {
 
 func remotePathInput(v string) (string, error) {
 	if v == "" {
-		return DefaultRemotePath, nil
+		return defaultRemotePath, nil
 	}
 	if !path.IsAbs(v) || path.Clean(v) != v || v == "/" || strings.ContainsAny(v, "\x00\n\r") {
 		return "", &Error{"remote_path", fmt.Sprintf("%q is not a clean absolute file path", v), "give an absolute path such as /etc/galaxy/secrets/galaxy.yaml"}
@@ -360,7 +360,7 @@ var modeRE = regexp.MustCompile(`^0?[0-7]{3}$`)
 // executable, nothing for others.
 func fileModeInput(v string) (fs.FileMode, error) {
 	if v == "" {
-		v = DefaultFileMode
+		v = defaultFileMode
 	}
 	if !modeRE.MatchString(v) {
 		return 0, &Error{"file_mode", fmt.Sprintf("%q is not an octal file mode", v), "give a mode such as 0600 or 0640"}
@@ -378,23 +378,23 @@ func fileModeInput(v string) (fs.FileMode, error) {
 	return m, nil
 }
 
-// timeoutInput reads timeout: seconds or a Go duration, up to MaxTimeout.
+// timeoutInput reads timeout: seconds or a Go duration, up to maxTimeout.
 func timeoutInput(v string) (time.Duration, error) {
 	if v == "" {
-		return DefaultTimeout, nil
+		return defaultTimeout, nil
 	}
 	d, err := time.ParseDuration(v)
 	if n, nerr := strconv.Atoi(v); nerr == nil {
 		d, err = time.Duration(n)*time.Second, nil
 	}
-	if err != nil || d <= 0 || d > MaxTimeout {
+	if err != nil || d <= 0 || d > maxTimeout {
 		return 0, &Error{"timeout", fmt.Sprintf("%q is not a duration", v), "give seconds (300) or a Go duration (5m, 90s) up to 6h"}
 	}
 	return d, nil
 }
 
 // jumpHostInput reads jump_host, user@host:port; the user defaults to
-// user and the port to DefaultPort.
+// user and the port to defaultPort.
 func jumpHostInput(v, user string) (*Host, string, error) {
 	if v == "" {
 		return nil, "", nil
@@ -406,7 +406,7 @@ func jumpHostInput(v, user string) (*Host, string, error) {
 		}
 		user, hostPart = u, h
 	}
-	h, err := parseHost(hostPart, DefaultPort)
+	h, err := parseHost(hostPart, defaultPort)
 	if err != nil {
 		return nil, "", &Error{"jump_host", fmt.Sprintf("%q is not user@host:port", v), jumpHostHint}
 	}
@@ -415,8 +415,8 @@ func jumpHostInput(v, user string) (*Host, string, error) {
 
 func restartCommandInput(v string) (string, error) {
 	switch {
-	case len(v) > MaxRestartCommand:
-		return "", &Error{"restart_command", fmt.Sprintf("is %d bytes, more than %d", len(v), MaxRestartCommand), "put a longer script in a file on the host and run that"}
+	case len(v) > maxRestartCommand:
+		return "", &Error{"restart_command", fmt.Sprintf("is %d bytes, more than %d", len(v), maxRestartCommand), "put a longer script in a file on the host and run that"}
 	case strings.ContainsRune(v, 0) || !utf8.ValidString(v):
 		return "", &Error{"restart_command", "holds a NUL byte or is not UTF-8", "give a shell command line, e.g. docker compose -f /srv/galaxy/docker-compose.prod.yml up -d --force-recreate --no-deps api worker"}
 	}

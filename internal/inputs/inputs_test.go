@@ -95,8 +95,8 @@ func TestLoadDefaults(t *testing.T) {
 	if got, want := c.Port, 22; got != want {
 		t.Errorf("Port: got %d, want %d", got, want)
 	}
-	if got, want := c.Port, DefaultPort; got != want {
-		t.Errorf("Port: got %d, want DefaultPort %d", got, want)
+	if got, want := c.Port, defaultPort; got != want {
+		t.Errorf("Port: got %d, want defaultPort %d", got, want)
 	}
 	if got, want := c.File, "secrets/staging/galaxy.enc.yaml"; got != want {
 		t.Errorf("File: got %q, want %q", got, want)
@@ -122,13 +122,13 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Sudo || !c.Backup {
 		t.Errorf("Sudo, Backup: got %v, %v, want false, true", c.Sudo, c.Backup)
 	}
-	if got, want := c.Timeout, DefaultTimeout; got != want {
+	if got, want := c.Timeout, defaultTimeout; got != want {
 		t.Errorf("Timeout: got %v, want %v", got, want)
 	}
-	if got, want := c.Retries, DefaultRetries; got != want {
+	if got, want := c.Retries, defaultRetries; got != want {
 		t.Errorf("Retries: got %d, want %d", got, want)
 	}
-	if got, want := c.Parallel, DefaultParallel; got != want {
+	if got, want := c.Parallel, defaultParallel; got != want {
 		t.Errorf("Parallel: got %d, want %d", got, want)
 	}
 	if c.Jump != nil {
@@ -804,7 +804,7 @@ func TestLoadHostSide(t *testing.T) {
 		{"timeout", "-5m", nil},
 		{"timeout", "soon", nil},
 		{"retries", "0", func(c *Config) bool { return c.Retries == 0 }},
-		{"retries", "10", func(c *Config) bool { return c.Retries == MaxRetries }},
+		{"retries", "10", func(c *Config) bool { return c.Retries == maxRetries }},
 		{"retries", "11", nil},
 		{"retries", "-1", nil},
 		{"parallel", "1", func(c *Config) bool { return c.Parallel == 1 }},

@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// MaxKeysListed bounds the key names written to the summary, which the
+// maxKeysListed bounds the key names written to the summary, which the
 // runner caps at 1 MiB per step.
-const MaxKeysListed = 500
+const maxKeysListed = 500
 
 // Summary is what a deploy or rollback did. Every field is public
 // information.
@@ -159,13 +159,13 @@ func writeHosts(b *strings.Builder, hosts []Host) {
 // empty ones; names only, never values.
 func writeKeyLists(b *strings.Builder, s Summary) {
 	if len(s.Keys) > 0 {
-		fmt.Fprintf(b, "\n**Key names** (%d): %s\n", len(s.Keys), codes(s.Keys, MaxKeysListed))
+		fmt.Fprintf(b, "\n**Key names** (%d): %s\n", len(s.Keys), codes(s.Keys, maxKeysListed))
 	}
 	if len(s.Unencrypted) > 0 {
-		fmt.Fprintf(b, "\n**Left unencrypted by the file's own sops rules** (%d): %s\n", len(s.Unencrypted), codes(s.Unencrypted, MaxKeysListed))
+		fmt.Fprintf(b, "\n**Left unencrypted by the file's own sops rules** (%d): %s\n", len(s.Unencrypted), codes(s.Unencrypted, maxKeysListed))
 	}
 	if len(s.Empty) > 0 {
-		fmt.Fprintf(b, "\n**Empty values** (%d): %s\n", len(s.Empty), codes(s.Empty, MaxKeysListed))
+		fmt.Fprintf(b, "\n**Empty values** (%d): %s\n", len(s.Empty), codes(s.Empty, maxKeysListed))
 	}
 }
 
@@ -213,7 +213,7 @@ func writeKeyChanges(b *strings.Builder, hosts []Host) {
 			fmt.Fprintf(b, "\n**Keys changed on %s**: not known (%s)\n", code(h.Label), k.Unknown)
 		default:
 			fmt.Fprintf(b, "\n**Keys changed on %s**: added (%d) %s; removed (%d) %s; changed (%d) %s\n", code(h.Label),
-				len(k.Added), codes(k.Added, MaxKeysListed), len(k.Removed), codes(k.Removed, MaxKeysListed), len(k.Changed), codes(k.Changed, MaxKeysListed))
+				len(k.Added), codes(k.Added, maxKeysListed), len(k.Removed), codes(k.Removed, maxKeysListed), len(k.Changed), codes(k.Changed, maxKeysListed))
 		}
 	}
 }

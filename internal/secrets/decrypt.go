@@ -30,11 +30,11 @@ const (
 	// their sops envelopes take about 3 MiB) and far below what would strain
 	// the runner.
 	MaxFileSize = 16 << 20
-	// MaxDepth bounds mapping and list nesting; a Compose secrets file is
+	// maxDepth bounds mapping and list nesting; a Compose secrets file is
 	// flat or nearly so.
-	MaxDepth = 32
-	// MaxNodes bounds the number of YAML nodes (keys, values, list items).
-	MaxNodes = 500_000
+	maxDepth = 32
+	// maxNodes bounds the number of YAML nodes (keys, values, list items).
+	maxNodes = 500_000
 )
 
 // Leaf is one decrypted value with its key path.
@@ -234,11 +234,11 @@ func checkNodes(top *yaml.Node) error {
 	var walk func(n *yaml.Node, depth int) error
 	walk = func(n *yaml.Node, depth int) error {
 		nodes++
-		if nodes > MaxNodes {
-			return &FileError{Line: n.Line, Problem: fmt.Sprintf("has more than %d YAML nodes", MaxNodes), Fix: "split the file or remove unused keys"}
+		if nodes > maxNodes {
+			return &FileError{Line: n.Line, Problem: fmt.Sprintf("has more than %d YAML nodes", maxNodes), Fix: "split the file or remove unused keys"}
 		}
-		if depth > MaxDepth {
-			return &FileError{Line: n.Line, Problem: fmt.Sprintf("nests values deeper than %d levels", MaxDepth), Fix: "flatten the secrets file"}
+		if depth > maxDepth {
+			return &FileError{Line: n.Line, Problem: fmt.Sprintf("nests values deeper than %d levels", maxDepth), Fix: "flatten the secrets file"}
 		}
 		if n.Kind == yaml.AliasNode || n.Anchor != "" {
 			return &FileError{Line: n.Line, Problem: "uses YAML anchors or aliases, which sops never writes",

@@ -8,9 +8,9 @@ import (
 	"filippo.io/age"
 )
 
-// MaxKeyInputSize bounds the age_key input. A real identity file with a
+// maxKeyInputSize bounds the age_key input. A real identity file with a
 // handful of keys and comments is well under 4 KiB.
-const MaxKeyInputSize = 64 << 10
+const maxKeyInputSize = 64 << 10
 
 // Identities are the age keys given by the user, with their public
 // recipients (safe to print) in the same order.
@@ -60,8 +60,8 @@ func ParseIdentities(input string) (Identities, error) {
 	kerr := func(line int, problem, hint string) error {
 		return &KeyInputError{Input: "age_key", Line: line, Problem: problem, Fix: hint}
 	}
-	if len(input) > MaxKeyInputSize {
-		return Identities{}, kerr(0, fmt.Sprintf("is larger than %d bytes", MaxKeyInputSize), "pass the contents of an age identity file, such as the output of age-keygen")
+	if len(input) > maxKeyInputSize {
+		return Identities{}, kerr(0, fmt.Sprintf("is larger than %d bytes", maxKeyInputSize), "pass the contents of an age identity file, such as the output of age-keygen")
 	}
 	if !utf8.ValidString(input) {
 		return Identities{}, kerr(0, "is not valid UTF-8", "pass the contents of an age identity file, such as the output of age-keygen")
