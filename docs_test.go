@@ -331,3 +331,21 @@ func TestInputDefaultsMatchActionYML(t *testing.T) {
 		})
 	}
 }
+
+// TestListInputsSayTheirSeparators: every list input is split the same
+// way (internal/inputs splitList), and action.yml and README.md say so in
+// the same words.
+func TestListInputsSayTheirSeparators(t *testing.T) {
+	t.Parallel()
+	const rule = "comma or newline separated"
+	a := loadAction(t)
+	_, rows := tableNames(t, tableAfter(t, readREADME(t), "### Inputs"), "input")
+	for _, name := range []string{"host", "host_fingerprint", "required_keys"} {
+		if desc := strings.Join(strings.Fields(a.Inputs[name].Description), " "); !strings.Contains(desc, rule) {
+			t.Errorf("action.yml: the description of list input %q does not say %q", name, rule)
+		}
+		if !strings.Contains(strings.Join(rows[name], " "), rule) {
+			t.Errorf("README.md: the row of list input %q does not say %q", name, rule)
+		}
+	}
+}
