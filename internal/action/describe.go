@@ -59,19 +59,30 @@ func ours(err error) bool {
 // the error that wraps another knows more of the context.
 func hintOf(err error) string {
 	for ; err != nil; err = errors.Unwrap(err) {
-		if h, ok := err.(hinter); ok && h.Hint() != "" {
-			return h.Hint()
+		if h := ownHint(err); h != "" {
+			return h
 		}
 	}
 	return ""
 }
 
+// ownHint is err's own hint, not its cause's.
+func ownHint(err error) string {
+	switch e := err.(type) {
+	case hinter:
+		return e.Hint()
+	case *remote.InstallError:
+		return e.Hint // a field, which takes the method's name (see remoteOutcome)
+	}
+	return ""
+}
+
 // remoteOutcome says what a failure left at remote_path, and the hint of
-// an *remote.InstallError, for the remote errors whose types cannot say it
-// themselves while their files (install.go, lock.go, conn.go) are being
-// reworked; each belongs in its type's Error and Hint. InstallError's Hint
-// field takes the method's name; its documentation leaves the fallback
-// hint to the edge.
+// an *remote.InstallError that has none of its own, for the remote errors
+// whose types cannot say it themselves while their files (install.go,
+// lock.go, conn.go) are being reworked; each belongs in its type's Error
+// and Hint. InstallError's Hint field takes the method's name, and its
+// documentation leaves the fallback hint to the edge.
 func remoteOutcome(err error) (outcome, hint string) {
 	var (
 		te  *timeoutError
@@ -86,7 +97,7 @@ func remoteOutcome(err error) (outcome, hint string) {
 	case errors.As(err, &le):
 		return "remote_path was not touched", ""
 	case errors.As(err, &ine) && ine.Hint != "":
-		return "", ine.Hint
+		return "", "" // a refusal: nothing was replaced, and ownHint has its hint
 	case errors.As(err, &ine) && errors.Is(err, fs.ErrPermission):
 		return oldOrNew, "the login user cannot write there (or set that owner): set sudo: true with a sudoers rule for sftp-server, or use a directory the user owns"
 	case errors.As(err, &ine):

@@ -96,7 +96,8 @@ func (e *hostError) Unwrap() error { return e.Err }
 func (d *hostDeployer) label(h inputs.Host) string { return d.cfg.User + "@" + h.Addr() }
 
 // deploy is one host: the whole connect-install sequence (attempt),
-// retried on transient failures with exponential backoff, bounded by the
+// retried up to the retries input with exponential backoff while
+// remote.Transient says the failure is worth another try, bounded by the
 // timeout input.
 func (d *hostDeployer) deploy(ctx context.Context, h inputs.Host) (report.Host, remote.CommandOutput, error) {
 	start := d.opts.Now()
