@@ -2,16 +2,20 @@ package main
 
 // Tests that README.md says what action.yml says: the inputs and outputs
 // tables list exactly the declared names, the "required" column and the
-// defaults agree, and the YAML snippets a reader copies are valid.
+// defaults agree, and the YAML snippets a reader copies are valid; and
+// that internal/inputs applies action.yml's defaults.
 
 import (
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/inputs"
 )
 
 func readREADME(t *testing.T) string {
@@ -272,5 +276,76 @@ func walkMappings(n *yaml.Node, f func(*yaml.Node)) {
 	}
 	for _, c := range n.Content {
 		walkMappings(c, f)
+	}
+}
+
+// TestInputDefaultsMatchActionYML holds internal/inputs' defaults equal to
+// action.yml's: the runner passes action.yml's default for an input the
+// workflow leaves out, and inputs.Load applies its own when the input is
+// empty (a run by hand, the tests). Both must give the same Config.
+func TestInputDefaultsMatchActionYML(t *testing.T) {
+	t.Parallel()
+	// other is a valid value that is not the default, to show that the
+	// input is read at all by the operation it is loaded with.
+	other := map[string]string{
+		"operation": "rollback", "port": "2222", "remote_path": "/etc/other.yaml", "max_age": "30d",
+		"file_mode": "0640", "sudo": "true", "backup": "false", "timeout": "90s", "retries": "3", "parallel": "2",
+	}
+	base := func(name string) map[string]string {
+		if name == "max_age" {
+			return map[string]string{"operation": "lint"}
+		}
+		return map[string]string{
+			"env": "staging", "age_key": "AGE-SECRET-KEY-1TEST", "ssh_key": "test key", "host": "vps",
+			"user": "deploy", "known_hosts": "vps ssh-ed25519 AAAA",
+		}
+	}
+	load := func(t *testing.T, in map[string]string) *inputs.Config {
+		t.Helper()
+		c, err := inputs.Load(func(name string) string { return in[name] })
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		return c
+	}
+	for name, in := range loadAction(t).Inputs {
+		if in.Default == nil || *in.Default == "" {
+			continue // empty: inputs.Load decides, and action.yml's description says what
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			alt, ok := other[name]
+			if !ok {
+				t.Fatalf("action.yml gives input %q a default; add another valid value for it to this test", name)
+			}
+			unset := load(t, base(name))
+			with := base(name)
+			with[name] = *in.Default
+			if got := load(t, with); !reflect.DeepEqual(got, unset) {
+				t.Errorf("input %q: action.yml's default %q loads as %+v; left empty it loads as %+v", name, *in.Default, got, unset)
+			}
+			with[name] = alt
+			if reflect.DeepEqual(load(t, with), unset) {
+				t.Errorf("input %q = %q loads like its default: the test does not exercise it", name, alt)
+			}
+		})
+	}
+}
+
+// TestListInputsSayTheirSeparators: every list input is split the same
+// way (internal/inputs splitList), and action.yml and README.md say so in
+// the same words.
+func TestListInputsSayTheirSeparators(t *testing.T) {
+	t.Parallel()
+	const rule = "comma or newline separated"
+	a := loadAction(t)
+	_, rows := tableNames(t, tableAfter(t, readREADME(t), "### Inputs"), "input")
+	for _, name := range []string{"host", "host_fingerprint", "required_keys"} {
+		if desc := strings.Join(strings.Fields(a.Inputs[name].Description), " "); !strings.Contains(desc, rule) {
+			t.Errorf("action.yml: the description of list input %q does not say %q", name, rule)
+		}
+		if !strings.Contains(strings.Join(rows[name], " "), rule) {
+			t.Errorf("README.md: the row of list input %q does not say %q", name, rule)
+		}
 	}
 }

@@ -25,8 +25,9 @@ const thisAction = "productgalaxy/sops-deploy-action"
 // actionMeta is the part of action.yml the tests compare against.
 type actionMeta struct {
 	Inputs map[string]struct {
-		Required bool    `yaml:"required"`
-		Default  *string `yaml:"default"`
+		Description string  `yaml:"description"`
+		Required    bool    `yaml:"required"`
+		Default     *string `yaml:"default"`
 	} `yaml:"inputs"`
 	Outputs map[string]struct {
 		Description string `yaml:"description"`

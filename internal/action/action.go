@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,14 +33,14 @@ type Options struct {
 	// Timeouts for each SSH connection; zero means remote.DefaultTimeouts.
 	Timeouts remote.Timeouts
 	// Backoff is the first delay between retries, doubled each time; zero
-	// means DefaultBackoff.
+	// means defaultBackoff.
 	Backoff time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
-// DefaultBackoff is the first delay before retrying a transient failure.
-const DefaultBackoff = time.Second
+// defaultBackoff is the first delay before retrying a transient failure.
+const defaultBackoff = time.Second
 
 // Run performs the deploy or rollback described by the inputs in gha and
 // reports the outcome to the runner. On failure it has printed one
@@ -49,7 +48,7 @@ const DefaultBackoff = time.Second
 // sets the exit code.
 func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 	if isCheck(gha) {
-		return runCheck(ctx, gha, opts) // lint or verify: no host (check.go)
+		return check(ctx, gha, opts) // lint or verify: no host (check.go)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -58,22 +57,22 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 		opts.Timeouts = remote.DefaultTimeouts
 	}
 	if opts.Backoff == 0 {
-		opts.Backoff = DefaultBackoff
+		opts.Backoff = defaultBackoff
 	}
-	r := &run{gha: gha, opts: opts, start: opts.Now(), debug: debugOn(gha)}
-	err := r.main(ctx)
-	r.sum.Duration = opts.Now().Sub(r.start)
-	var hf *HostsFailedError
-	var fce *FileCommandError
+	s := &step{gha: gha, opts: opts, start: opts.Now(), debug: debugOn(gha)}
+	err := s.deploy(ctx)
+	s.sum.Duration = opts.Now().Sub(s.start)
+	var hf *hostsFailedError
+	var fce *fileCommandError
 	switch {
 	case errors.As(err, &fce):
 		// The hosts are done; the summary shows them and this problem.
-		r.sum.Problems = append(r.sum.Problems, r.fail(err))
+		s.sum.Problems = append(s.sum.Problems, s.fail(err))
 	case err != nil && !errors.As(err, &hf):
-		r.sum.Error = r.fail(err)
+		s.sum.Error = s.fail(err)
 	}
-	if serr := r.writeSummary(); serr != nil {
-		r.fail(serr)
+	if serr := s.writeSummary(); serr != nil {
+		s.fail(serr)
 		if err == nil {
 			err = serr
 		}
@@ -81,7 +80,9 @@ func Run(ctx context.Context, gha *githubactions.Action, opts Options) error {
 	return err
 }
 
-type run struct {
+// step is one run of the action, a step of the workflow's job: the
+// runner it talks to, and the summary it fills in as it goes.
+type step struct {
 	gha   *githubactions.Action
 	opts  Options
 	start time.Time
@@ -93,17 +94,13 @@ type run struct {
 }
 
 // fail prints err as one ::error:: line and returns that line.
-func (r *run) fail(err error) string {
-	msg, hint := Describe(err)
-	var h interface{ Hint() string }
-	if hint == "" && errors.As(err, &h) {
-		hint = h.Hint()
-	}
+func (s *step) fail(err error) string {
+	msg, hint := describe(err)
 	line := msg
 	if hint != "" {
 		line += "; fix: " + hint
 	}
-	r.gha.Errorf("%s", line)
+	s.gha.Errorf("%s", line)
 	return line
 }
 
@@ -111,82 +108,105 @@ func debugOn(gha *githubactions.Action) bool {
 	return gha.Getenv("RUNNER_DEBUG") == "1" || strings.EqualFold(gha.Getenv("ACTIONS_STEP_DEBUG"), "true")
 }
 
-func (r *run) debugf(format string, args ...any) {
-	if r.debug {
-		r.gha.Debugf(format, args...)
+func (s *step) debugf(format string, args ...any) {
+	if s.debug {
+		s.gha.Debugf(format, args...)
 	}
 }
 
-func (r *run) since() time.Duration { return r.opts.Now().Sub(r.start).Round(time.Millisecond) }
+func (s *step) since() time.Duration { return s.opts.Now().Sub(s.start).Round(time.Millisecond) }
 
-// HostsFailedError says some hosts failed; each already has its ::error::
+// hostsFailedError says some hosts failed; each already has its ::error::
 // line.
-type HostsFailedError struct{ Failed, Total int }
+type hostsFailedError struct{ Failed, Total int }
 
-func (e *HostsFailedError) Error() string {
+func (e *hostsFailedError) Error() string {
 	return fmt.Sprintf("%d of %d host(s) failed", e.Failed, e.Total)
 }
 
-func (r *run) main(ctx context.Context) error {
-	gha := r.gha
-	// Masks come first: nothing is printed before every secret input is
-	// registered, whole and line by line, raw and trimmed.
-	for _, name := range inputs.SecretInputs {
-		mask.Secret(gha, gha.Getenv("INPUT_"+strings.ToUpper(name)))
-		mask.Secret(gha, gha.GetInput(name))
-	}
-	cfg, err := inputs.Load(gha.GetInput)
+// deploy performs a deploy or a rollback on every host: inputs, keys and
+// host keys first, then the file (deploy only), then the hosts, then the
+// outputs. Nothing contacts a host before every input is checked.
+func (s *step) deploy(ctx context.Context) error {
+	cfg, err := s.loadInputs()
 	if err != nil {
 		return err
 	}
-	r.sum.Operation, r.sum.Env, r.sum.RemotePath = string(cfg.Operation), cfg.Env, cfg.RemotePath
-
-	var ids secrets.Identities
-	if cfg.Operation == "deploy" {
-		if ids, err = secrets.ParseIdentities(cfg.AgeKey.Reveal()); err != nil {
+	s.sum.Operation, s.sum.Env, s.sum.RemotePath = string(cfg.Operation), cfg.Env, cfg.RemotePath
+	d, ids, err := s.prepare(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.Operation == inputs.Deploy {
+		s.sum.File = cfg.File
+		res, err := s.decrypt(cfg, ids)
+		if err != nil {
 			return err
+		}
+		d.content, d.leaves = res.Plaintext, res.Leaves
+	}
+	results := s.fanOut(ctx, d)
+	s.sum.Hosts = results
+	outErr := s.writeOutputs(hostOutputs(cfg, results, len(d.leaves), s.sum.FileSHA256), s.doneText(results))
+	if failed := s.sum.Failed(); failed > 0 {
+		if outErr != nil {
+			s.sum.Problems = append(s.sum.Problems, s.fail(outErr))
+		}
+		return &hostsFailedError{Failed: failed, Total: len(results)}
+	}
+	return outErr
+}
+
+// loadInputs masks every secret input, whole and line by line, raw and
+// trimmed, before anything is printed, then reads the inputs.
+func (s *step) loadInputs() (*inputs.Config, error) {
+	for _, name := range inputs.SecretInputs {
+		mask.Secret(s.gha, s.gha.Getenv("INPUT_"+strings.ToUpper(name)))
+		mask.Secret(s.gha, s.gha.GetInput(name))
+	}
+	return inputs.Load(s.gha.GetInput)
+}
+
+// prepare parses the keys and host keys and returns the deployer of the
+// hosts, without the file's content yet. A host known_hosts does not cover
+// is an input error: it is said before contacting anything.
+func (s *step) prepare(cfg *inputs.Config) (*hostDeployer, secrets.Identities, error) {
+	var ids secrets.Identities
+	var err error
+	if cfg.Operation == inputs.Deploy {
+		if ids, err = secrets.ParseIdentities(cfg.AgeKey.Reveal()); err != nil {
+			return nil, ids, err
 		}
 	}
 	signer, err := remote.ParseSigner(cfg.SSHKey, cfg.SSHKeyPassphrase)
 	if err != nil {
-		return err
+		return nil, ids, err
 	}
 	hostKeys, err := remote.NewHostKeys(cfg.KnownHosts, cfg.HostFingerprints)
 	if err != nil {
-		return err
+		return nil, ids, err
 	}
-	// A host known_hosts does not cover is an input error: say so before
-	// contacting anything.
 	addrs := []string{}
 	if cfg.Jump != nil {
-		addrs = append(addrs, cfg.Jump.Label())
+		addrs = append(addrs, cfg.Jump.Addr())
 	}
 	for _, h := range cfg.Hosts {
-		addrs = append(addrs, h.Label())
+		addrs = append(addrs, h.Addr())
 	}
 	for _, a := range addrs {
 		if !hostKeys.Knows(a) {
-			return &remote.HostKeyError{Host: a, Unknown: true}
+			return nil, ids, &remote.HostKeyError{Host: a, Unknown: true}
 		}
 	}
-	r.debugf("inputs valid: %s of %d host(s); ssh key %s (%s)", cfg.Operation, len(cfg.Hosts), remote.ClientKeyDescription(signer), r.since())
+	s.debugf("inputs valid: %s of %d host(s); ssh key %s (%s)", cfg.Operation, len(cfg.Hosts), remote.ClientKeyDescription(signer), s.since())
+	return &hostDeployer{cfg: cfg, signer: signer, hostKeys: hostKeys, opts: s.opts}, ids, nil
+}
 
-	var content secrets.Bytes
-	var leaves []secrets.Leaf
-	if cfg.Operation == inputs.Deploy {
-		r.sum.File = cfg.File
-		res, err := r.decrypt(cfg, ids)
-		if err != nil {
-			return err
-		}
-		content, leaves = res.Plaintext, res.Leaves
-	}
-	keyCount := len(leaves)
-
-	d := &hostDeployer{cfg: cfg, signer: signer, hostKeys: hostKeys, content: content, leaves: leaves, opts: r.opts}
-	results := r.fanOut(ctx, d)
-	r.sum.Hosts = results
-	changed, failed, changedOn, restartedOn := false, []string{}, []string{}, []string{}
+// hostOutputs are the step's outputs: what changed, restarted and failed
+// where, and for a deploy what the file held.
+func hostOutputs(cfg *inputs.Config, results []report.Host, keyCount int, fileSHA256 string) [][2]string {
+	var changed bool
+	failed, changedOn, restartedOn := []string{}, []string{}, []string{}
 	for _, h := range results {
 		changed = changed || h.Changed
 		if h.Changed {
@@ -207,40 +227,28 @@ func (r *run) main(ctx context.Context) error {
 		{"hosts_restarted", strings.Join(restartedOn, ",")},
 	}
 	if cfg.Operation == inputs.Deploy {
-		outputs = append(outputs, [2]string{"changed_keys", changedKeysJSON(results)})
+		outputs = append(outputs,
+			[2]string{"changed_keys", changedKeysJSON(results)},
+			[2]string{"key_count", fmt.Sprint(keyCount)},
+			[2]string{"sha256", fileSHA256})
 	}
-	if cfg.Operation == "deploy" {
-		outputs = append(outputs, [2]string{"key_count", fmt.Sprint(keyCount)}, [2]string{"sha256", r.sum.FileSHA256})
-	}
-	outErr := r.writeOutputs(outputs, r.doneText(results))
-	if len(failed) > 0 {
-		if outErr != nil {
-			r.sum.Problems = append(r.sum.Problems, r.fail(outErr))
-		}
-		return &HostsFailedError{Failed: len(failed), Total: len(results)}
-	}
-	return outErr
+	return outputs
 }
 
 // doneText says what the run did on the hosts, for errors that happen
 // after the hosts are done.
-func (r *run) doneText(results []report.Host) string {
-	ok := 0
-	for _, h := range results {
-		if h.OK {
-			ok++
-		}
-	}
-	verb := map[string]string{"deploy": "installed", "rollback": "rolled back"}[r.sum.Operation]
+func (s *step) doneText(results []report.Host) string {
+	ok := len(results) - report.Summary{Hosts: results}.Failed()
+	verb := map[string]string{"deploy": "installed", "rollback": "rolled back"}[s.sum.Operation]
 	return fmt.Sprintf("%s on %d of %d host(s), as the lines above say", verb, ok, len(results))
 }
 
-func (r *run) writeOutputs(outputs [][2]string, done string) error {
+func (s *step) writeOutputs(outputs [][2]string, done string) error {
 	text, err := outputsText(outputs)
 	if err == nil {
-		err = r.appendFileCommand("GITHUB_OUTPUT", "the outputs", text)
+		err = s.appendFileCommand("GITHUB_OUTPUT", "the outputs", text)
 	}
-	var fce *FileCommandError
+	var fce *fileCommandError
 	if errors.As(err, &fce) {
 		fce.Done = done
 	}
@@ -249,34 +257,34 @@ func (r *run) writeOutputs(outputs [][2]string, done string) error {
 
 // decrypt reads, checks and decrypts the file, masks every value and logs
 // what it found. Nothing here contacts a host.
-func (r *run) decrypt(cfg *inputs.Config, ids secrets.Identities) (*secrets.Result, error) {
-	gha := r.gha
-	encrypted, err := r.readFile(cfg.File)
+func (s *step) decrypt(cfg *inputs.Config, ids secrets.Identities) (*secrets.Result, error) {
+	gha := s.gha
+	encrypted, err := s.readFile(cfg.File)
 	if err != nil {
 		return nil, err
 	}
 	res, err := secrets.Decrypt(encrypted, ids)
 	if err != nil {
-		return nil, &FileProblem{File: cfg.File, Err: err}
+		return nil, &fileProblem{File: cfg.File, Err: err}
 	}
 	// Only now: a refused file may hold plaintext values, and its digest
 	// would be a digest of them.
 	sum := sha256.Sum256(encrypted)
-	r.sum.FileSHA256 = hex.EncodeToString(sum[:])
+	s.sum.FileSHA256 = hex.EncodeToString(sum[:])
 	skipped := mask.Values(gha, res.Leaves)
-	r.debugf("decrypted and masked %d values (%s)", len(res.Leaves), r.since())
+	s.debugf("decrypted and masked %d values (%s)", len(res.Leaves), s.since())
 	if missing := missingKeys(res.Leaves, cfg.RequiredKeys); len(missing) > 0 {
-		return nil, &FileProblem{File: cfg.File, Err: &MissingKeysError{Keys: missing}}
+		return nil, &fileProblem{File: cfg.File, Err: &missingKeysError{Keys: missing}}
 	}
-	r.sum.LastModified = res.LastModified
-	r.sum.Recipients = res.Recipients
-	r.sum.Unencrypted = res.Unencrypted()
-	r.sum.Empty = skipped.Empty
+	s.sum.LastModified = res.LastModified
+	s.sum.Recipients = res.Recipients
+	s.sum.Unencrypted = res.Unencrypted()
+	s.sum.Empty = skipped.Empty
 	for _, l := range res.Leaves {
-		r.sum.Keys = append(r.sum.Keys, l.Path)
+		s.sum.Keys = append(s.sum.Keys, l.Path)
 	}
-	r.plainf("Decrypted %q in memory: %d keys, encrypted to %s (sops lastmodified %s, file sha256 %s)",
-		cfg.File, len(res.Leaves), safeList(res.Recipients), res.LastModified.UTC().Format(time.RFC3339), r.sum.FileSHA256)
+	s.plainf("Decrypted %q in memory: %d keys, encrypted to %s (sops lastmodified %s, file sha256 %s)",
+		cfg.File, len(res.Leaves), safeList(res.Recipients), res.LastModified.UTC().Format(time.RFC3339), s.sum.FileSHA256)
 	if len(skipped.Empty) > 0 {
 		gha.Warningf("%d key(s) have empty values: %s", len(skipped.Empty), strings.Join(skipped.Empty, ", "))
 	}
@@ -284,48 +292,40 @@ func (r *run) decrypt(cfg *inputs.Config, ids secrets.Identities) (*secrets.Resu
 		gha.Warningf("%d value(s) are shorter than %d characters or booleans and are not masked in the log (masking them would hide that text everywhere): %s",
 			len(skipped.Short), mask.MinLength, strings.Join(skipped.Short, ", "))
 	}
-	if len(r.sum.Unencrypted) > 0 {
-		gha.Noticef("%d key(s) are stored unencrypted by the file's own sops rules: %s", len(r.sum.Unencrypted), strings.Join(r.sum.Unencrypted, ", "))
+	if len(s.sum.Unencrypted) > 0 {
+		gha.Noticef("%d key(s) are stored unencrypted by the file's own sops rules: %s", len(s.sum.Unencrypted), strings.Join(s.sum.Unencrypted, ", "))
 	}
 	return res, nil
 }
 
-func (r *run) writeSummary() error {
-	err := r.appendFileCommand("GITHUB_STEP_SUMMARY", "the step summary", report.Markdown(r.sum)+"\n")
-	var fce *FileCommandError
-	if errors.As(err, &fce) && len(r.sum.Hosts) > 0 {
-		fce.Done = r.doneText(r.sum.Hosts)
+func (s *step) writeSummary() error {
+	err := s.appendFileCommand("GITHUB_STEP_SUMMARY", "the step summary", report.Markdown(s.sum)+"\n")
+	var fce *fileCommandError
+	if errors.As(err, &fce) && len(s.sum.Hosts) > 0 {
+		fce.Done = s.doneText(s.sum.Hosts)
 	}
 	return err
 }
 
 // readFile reads the encrypted file from the workspace, refusing paths that
 // leave it and files over the size bound.
-func (r *run) readFile(name string) ([]byte, error) {
-	ws := r.opts.Workspace
-	if ws == nil {
-		dir := r.gha.Getenv("GITHUB_WORKSPACE")
-		if dir == "" {
-			dir = "."
-		}
-		root, err := os.OpenRoot(dir)
-		if err != nil {
-			return nil, &WorkspaceError{Dir: dir, Err: err}
-		}
-		defer root.Close()
-		ws = root.FS()
+func (s *step) readFile(name string) ([]byte, error) {
+	ws, closeWS, err := s.workspaceFS()
+	if err != nil {
+		return nil, err
 	}
+	defer closeWS()
 	f, err := ws.Open(name)
 	if err != nil {
-		return nil, &FileProblem{File: name, Err: err}
+		return nil, &fileProblem{File: name, Err: err}
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, secrets.MaxFileSize+1))
 	if err != nil {
-		return nil, &FileProblem{File: name, Err: err}
+		return nil, &fileProblem{File: name, Err: err}
 	}
 	if len(b) > secrets.MaxFileSize {
-		return nil, &FileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize), Hint: "a secrets file this large is not a Compose secrets file; check the file input"}}
+		return nil, &fileProblem{File: name, Err: &secrets.FileError{Problem: fmt.Sprintf("is larger than the %d-byte limit", secrets.MaxFileSize), Fix: "a secrets file this large is not a Compose secrets file; check the file input"}}
 	}
 	return b, nil
 }
@@ -334,8 +334,8 @@ func (r *run) readFile(name string) ([]byte, error) {
 // "##[command]" form anywhere in a line, so that sequence is broken up
 // whatever the arguments hold; every argument that comes from inputs or
 // the file is quoted or validated as well.
-func (r *run) plainf(format string, args ...any) {
-	r.gha.Infof("%s", strings.ReplaceAll(fmt.Sprintf(format, args...), "##[", "#\u200b#["))
+func (s *step) plainf(format string, args ...any) {
+	s.gha.Infof("%s", strings.ReplaceAll(fmt.Sprintf(format, args...), "##[", "#\u200b#["))
 }
 
 var plainRE = regexp.MustCompile(`^[A-Za-z0-9_.@:/+=\[\]-]+$`)
@@ -373,29 +373,66 @@ func missingKeys(leaves []secrets.Leaf, required []string) []string {
 	return missing
 }
 
-// MissingKeysError lists required keys the file lacks.
-type MissingKeysError struct{ Keys []string }
+// missingKeysError lists required keys the file lacks.
+type missingKeysError struct{ Keys []string }
 
-func (e *MissingKeysError) Error() string {
+func (e *missingKeysError) Error() string {
 	return fmt.Sprintf("lacks %d required key(s): %s", len(e.Keys), strings.Join(e.Keys, ", "))
 }
 
-// FileProblem ties an error to the secrets file it concerns.
-type FileProblem struct {
+// Hint says how to fix it.
+func (e *missingKeysError) Hint() string {
+	return "add them with `sops edit` on the file, or correct the required_keys input"
+}
+
+// fileProblem ties an error to the secrets file it concerns.
+type fileProblem struct {
 	File string
 	Err  error
 }
 
-func (e *FileProblem) Error() string { return fmt.Sprintf("file %q: %v", e.File, e.Err) }
-func (e *FileProblem) Unwrap() error { return e.Err }
+// Error names the file before the problem. An error that is not one of
+// ours (it has no Hint method) is not shown: it might quote the file,
+// which can hold plaintext.
+func (e *fileProblem) Error() string {
+	var pe *fs.PathError
+	switch {
+	case errors.Is(e.Err, fs.ErrNotExist):
+		return fmt.Sprintf("file %q does not exist in the workspace", e.File)
+	case errors.As(e.Err, &pe):
+		return fmt.Sprintf("failed to read file %q from the workspace: %v", e.File, pe.Err)
+	case !ours(e.Err):
+		return fmt.Sprintf("failed to read file %q from the workspace", e.File)
+	}
+	return fmt.Sprintf("file %q %v", e.File, e.Err)
+}
 
-// WorkspaceError says the workspace could not be opened.
-type WorkspaceError struct {
+func (e *fileProblem) Unwrap() error { return e.Err }
+
+// Hint says how to fix a file that cannot be read; the errors of a file
+// that was read carry their own.
+func (e *fileProblem) Hint() string {
+	switch {
+	case errors.Is(e.Err, fs.ErrNotExist):
+		return "run actions/checkout before this step, and check the env and file inputs"
+	case !ours(e.Err):
+		return "check that the path is a readable file inside the repository checkout"
+	}
+	return ""
+}
+
+// workspaceError says the workspace could not be opened.
+type workspaceError struct {
 	Dir string
 	Err error
 }
 
-func (e *WorkspaceError) Error() string {
+func (e *workspaceError) Error() string {
 	return fmt.Sprintf("failed to open workspace %q: %v", e.Dir, e.Err)
 }
-func (e *WorkspaceError) Unwrap() error { return e.Err }
+func (e *workspaceError) Unwrap() error { return e.Err }
+
+// Hint says how to fix it.
+func (e *workspaceError) Hint() string {
+	return "run the action in a job that has checked out the repository"
+}

@@ -39,8 +39,8 @@ func TestMissingKeys(t *testing.T) {
 func TestPlainfBreaksLegacyCommands(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	r := &run{gha: githubactions.New(githubactions.WithWriter(&buf), githubactions.WithGetenv(func(string) string { return "" }))}
-	r.plainf("Decrypted %q in memory", "secrets/##[warning]x.yaml")
+	s := &step{gha: githubactions.New(githubactions.WithWriter(&buf), githubactions.WithGetenv(func(string) string { return "" }))}
+	s.plainf("Decrypted %q in memory", "secrets/##[warning]x.yaml")
 	if strings.Contains(buf.String(), "##[") {
 		t.Errorf("a legacy workflow command survived: %q", buf.String())
 	}

@@ -26,102 +26,97 @@ func isCheck(gha *githubactions.Action) bool {
 	return op == inputs.Lint || op == inputs.Verify
 }
 
-// LintFailedError says lint found errors; each has its annotation.
-type LintFailedError struct{ Errors int }
+// lintFailedError says lint found errors; each has its annotation.
+type lintFailedError struct{ Errors int }
 
-func (e *LintFailedError) Error() string { return fmt.Sprintf("lint found %d error(s)", e.Errors) }
+func (e *lintFailedError) Error() string { return fmt.Sprintf("lint found %d error(s)", e.Errors) }
 
-// runCheck performs operation lint or verify. Like Run, it has printed
+// check performs operation lint or verify. Like Run, it has printed
 // every failure when it returns an error.
-func runCheck(_ context.Context, gha *githubactions.Action, opts Options) error {
+func check(_ context.Context, gha *githubactions.Action, opts Options) error {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	r := &run{gha: gha, opts: opts, start: opts.Now(), debug: debugOn(gha)}
-	// Masks first, as for a deploy: verify holds the age key.
-	for _, name := range inputs.SecretInputs {
-		mask.Secret(gha, gha.Getenv("INPUT_"+strings.ToUpper(name)))
-		mask.Secret(gha, gha.GetInput(name))
-	}
-	cfg, err := inputs.Load(gha.GetInput)
+	s := &step{gha: gha, opts: opts, start: opts.Now(), debug: debugOn(gha)}
+	cfg, err := s.loadInputs() // masks first, as for a deploy: verify holds the age key
 	if err != nil {
-		line := r.fail(err)
+		line := s.fail(err)
 		if inputs.Operation(gha.GetInput("operation")) == inputs.Lint {
-			r.addSummary(report.LintMarkdown(report.Lint{Error: line}))
+			s.addSummary(report.LintMarkdown(report.Lint{Error: line}))
 		} else {
-			r.addSummary(report.VerifyMarkdown(report.Verify{Env: gha.GetInput("env"), Error: line}))
+			s.addSummary(report.VerifyMarkdown(report.Verify{Env: gha.GetInput("env"), Error: line}))
 		}
-		if r.fileErr != nil {
-			return errors.Join(err, r.fileErr)
+		if s.fileErr != nil {
+			return errors.Join(err, s.fileErr)
 		}
 		return err
 	}
 	if cfg.Operation == inputs.Lint {
-		err = r.lint(cfg)
+		err = s.lint(cfg)
 	} else {
-		err = r.verify(cfg)
+		err = s.verify(cfg)
 	}
 	if err == nil {
-		err = r.fileErr
+		err = s.fileErr
 	}
 	return err
 }
 
 // addSummary appends md to the step summary. A summary that cannot be
 // written is one ::error:: line, remembered so the run fails.
-func (r *run) addSummary(md string) {
-	if err := r.appendFileCommand("GITHUB_STEP_SUMMARY", "the step summary", md+"\n"); err != nil {
-		r.fail(err)
-		r.fileErr = err
+func (s *step) addSummary(md string) {
+	if err := s.appendFileCommand("GITHUB_STEP_SUMMARY", "the step summary", md+"\n"); err != nil {
+		s.fail(err)
+		s.fileErr = err
 	}
 }
 
 // workspaceFS returns the repository checkout as an fs.FS whose paths
 // cannot leave it, and a function that closes it.
-func (r *run) workspaceFS() (fs.FS, func(), error) {
-	if r.opts.Workspace != nil {
-		return r.opts.Workspace, func() {}, nil
+func (s *step) workspaceFS() (fs.FS, func(), error) {
+	if s.opts.Workspace != nil {
+		return s.opts.Workspace, func() {}, nil
 	}
-	dir := r.gha.Getenv("GITHUB_WORKSPACE")
+	dir := s.gha.Getenv("GITHUB_WORKSPACE")
 	if dir == "" {
 		dir = "."
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, nil, &WorkspaceError{Dir: dir, Err: err}
+		return nil, nil, &workspaceError{Dir: dir, Err: err}
 	}
 	return root.FS(), func() { root.Close() }, nil
 }
 
 // lint runs the lint checks on the workspace, prints one annotation per
 // finding on its file and line, and writes a table per file.
-func (r *run) lint(cfg *inputs.Config) error {
-	ws, closeWS, err := r.workspaceFS()
+func (s *step) lint(cfg *inputs.Config) error {
+	ws, closeWS, err := s.workspaceFS()
 	if err != nil {
-		line := r.fail(err)
-		r.addSummary(report.LintMarkdown(report.Lint{Error: line}))
+		line := s.fail(err)
+		s.addSummary(report.LintMarkdown(report.Lint{Error: line}))
 		return err
 	}
 	defer closeWS()
-	res, err := lint.Run(ws, nil, lint.Options{MaxAge: cfg.MaxAge, Now: r.opts.Now})
+	res, err := lint.Run(ws, nil, lint.Options{MaxAge: cfg.MaxAge, Now: s.opts.Now})
 	if err != nil {
-		line := r.fail(err)
-		r.addSummary(report.LintMarkdown(report.Lint{Error: line}))
+		line := s.fail(err)
+		s.addSummary(report.LintMarkdown(report.Lint{Error: line}))
 		return err
 	}
 	sum := report.Lint{}
 	for _, f := range res.Findings {
-		r.annotate(f)
+		s.annotate(f)
 		sum.Findings = append(sum.Findings, report.LintFinding{File: f.File, Line: f.Line, Severity: f.Severity.String(), Message: f.Message})
 	}
 	for _, f := range res.Files {
 		sum.Files = append(sum.Files, report.LintFile{Path: f.Path, Format: f.Format, Rule: f.Rule, Recipients: len(f.Recipients),
 			LastModified: f.LastModified, Keys: f.Keys, Encrypted: f.Encrypted, Errors: f.Errors, Warnings: f.Warnings})
 	}
-	r.addSummary(report.LintMarkdown(sum))
-	r.plainf("Linted %d file(s): %d error(s)", len(res.Files), res.Errors())
+	s.addSummary(report.LintMarkdown(sum))
+	s.plainf("Linted %d file(s): %d error(s)", len(res.Files), res.Errors())
 	if n := res.Errors(); n > 0 {
-		return &LintFailedError{Errors: n}
+		return &lintFailedError{Errors: n}
 	}
 	return nil
 }
@@ -129,14 +124,14 @@ func (r *run) lint(cfg *inputs.Config) error {
 // annotate prints a finding as a workflow command on its file and line, so
 // that a pull request shows it in the diff. go-githubactions escapes the
 // properties and the message; a finding holds no value.
-func (r *run) annotate(f lint.Finding) {
+func (s *step) annotate(f lint.Finding) {
 	msg := f.Message
 	if f.Hint != "" {
 		msg += "; fix: " + f.Hint
 	}
 	// The runner also honours the legacy ##[command] form.
 	msg = strings.ReplaceAll(msg, "##[", "#\u200b#[")
-	a := r.gha.WithFieldsMap(map[string]string{"file": f.File, "line": strconv.Itoa(f.Line), "title": f.Title})
+	a := s.gha.WithFieldsMap(map[string]string{"file": f.File, "line": strconv.Itoa(f.Line), "title": f.Title})
 	switch f.Severity {
 	case lint.Error:
 		a.Errorf("%s", msg)
@@ -150,17 +145,17 @@ func (r *run) annotate(f lint.Finding) {
 // verify decrypts the file in memory with age_key and checks its MAC, shape
 // and required_keys; with compare_file it lists the key names added,
 // removed and changed. It contacts no host.
-func (r *run) verify(cfg *inputs.Config) error {
+func (s *step) verify(cfg *inputs.Config) error {
 	v := report.Verify{Env: cfg.Env, File: cfg.File, CompareFile: cfg.CompareFile}
-	err := r.verifyInto(cfg, &v)
+	err := s.verifyInto(cfg, &v)
 	if err != nil {
-		v.Error = r.fail(err)
+		v.Error = s.fail(err)
 	}
-	r.addSummary(report.VerifyMarkdown(v))
+	s.addSummary(report.VerifyMarkdown(v))
 	return err
 }
 
-func (r *run) verifyInto(cfg *inputs.Config, v *report.Verify) error {
+func (s *step) verifyInto(cfg *inputs.Config, v *report.Verify) error {
 	ids, err := secrets.ParseIdentities(cfg.AgeKey.Reveal())
 	if err != nil {
 		return err
@@ -170,54 +165,54 @@ func (r *run) verifyInto(cfg *inputs.Config, v *report.Verify) error {
 	var base *secrets.Result
 	var baseErr error
 	if cfg.CompareFile != "" {
-		base, baseErr = r.decryptBase(cfg.CompareFile, ids)
+		base, baseErr = s.decryptBase(cfg.CompareFile, ids)
 	}
 	// decrypt masks every value before it returns, and logs names only.
-	res, err := r.decrypt(cfg, ids)
+	res, err := s.decrypt(cfg, ids)
 	if err != nil {
 		return err
 	}
-	v.FileSHA256, v.LastModified, v.Recipients = r.sum.FileSHA256, res.LastModified, res.Recipients
-	v.Keys, v.Unencrypted, v.Empty = r.sum.Keys, r.sum.Unencrypted, r.sum.Empty
+	v.FileSHA256, v.LastModified, v.Recipients = s.sum.FileSHA256, res.LastModified, res.Recipients
+	v.Keys, v.Unencrypted, v.Empty = s.sum.Keys, s.sum.Unencrypted, s.sum.Empty
 	if cfg.CompareFile != "" {
-		r.compare(cfg.CompareFile, base, baseErr, res, v)
+		s.compare(cfg.CompareFile, base, baseErr, res, v)
 	}
 	return nil
 }
 
 // decryptBase reads and decrypts compare_file with the same key and masks
 // its values.
-func (r *run) decryptBase(name string, ids secrets.Identities) (*secrets.Result, error) {
-	data, err := r.readFile(name)
+func (s *step) decryptBase(name string, ids secrets.Identities) (*secrets.Result, error) {
+	data, err := s.readFile(name)
 	if err != nil {
 		return nil, err
 	}
 	base, err := secrets.Decrypt(data, ids)
 	if err != nil {
-		return nil, &FileProblem{File: name, Err: err}
+		return nil, &fileProblem{File: name, Err: err}
 	}
-	mask.Values(r.gha, base.Leaves)
+	mask.Values(s.gha, base.Leaves)
 	return base, nil
 }
 
 // compare lists the key names that differ from compare_file's. A
 // compare_file that cannot be read or decrypted is a warning, not a
 // failure: the base branch may predate a key rotation.
-func (r *run) compare(name string, base *secrets.Result, baseErr error, res *secrets.Result, v *report.Verify) {
+func (s *step) compare(name string, base *secrets.Result, baseErr error, res *secrets.Result, v *report.Verify) {
 	switch {
 	case errors.Is(baseErr, fs.ErrNotExist):
 		v.Compared, v.CompareNote = true, "compare_file does not exist: every key is new"
 		v.Added = v.Keys
 		return
 	case baseErr != nil:
-		msg, _ := Describe(baseErr)
+		msg, _ := describe(baseErr)
 		v.CompareNote = "not compared: " + msg
-		r.gha.Warningf("compare_file %q is not compared: %s", name, msg)
+		s.gha.Warningf("compare_file %q is not compared: %s", name, msg)
 		return
 	}
 	v.Compared = true
 	v.Added, v.Removed, v.Changed = diffKeys(base.Leaves, res.Leaves)
-	r.plainf("Compared with %q: %d key(s) added, %d removed, %d changed", name, len(v.Added), len(v.Removed), len(v.Changed))
+	s.plainf("Compared with %q: %d key(s) added, %d removed, %d changed", name, len(v.Added), len(v.Removed), len(v.Changed))
 }
 
 // diffKeys returns the key paths only in b (added), only in a (removed),

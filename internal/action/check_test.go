@@ -62,9 +62,9 @@ func TestLintAnnotations(t *testing.T) {
 		".sops.yaml": lintTD + "configs/seed.sops.yaml",
 		stagingPath:  lintTD + "files/seedbug.enc.yaml",
 	})
-	var lf *LintFailedError
+	var lf *lintFailedError
 	if !errors.As(err, &lf) || lf.Errors != 2 {
-		t.Fatalf("got %v, want a LintFailedError with 2 errors\n%s", err, stdout)
+		t.Fatalf("got %v, want a lintFailedError with 2 errors\n%s", err, stdout)
 	}
 	// go-githubactions sorts and escapes the properties (':' is %3A, ',' is %2C).
 	for _, want := range []string{

@@ -15,8 +15,8 @@ import (
 // AddStepSummary panic when the file cannot be written. Every write returns
 // its error, which becomes one ::error:: line.
 
-// FileCommandError says a file command could not be written.
-type FileCommandError struct {
+// fileCommandError says a file command could not be written.
+type fileCommandError struct {
 	Var  string // GITHUB_OUTPUT, GITHUB_STEP_SUMMARY
 	Path string
 	What string // "the outputs", "the step summary"
@@ -26,7 +26,7 @@ type FileCommandError struct {
 	Done string
 }
 
-func (e *FileCommandError) Error() string {
+func (e *fileCommandError) Error() string {
 	msg := fmt.Sprintf("failed to write %s to %s (%q): %v", e.What, e.Var, e.Path, errText(e.Err))
 	if e.Done != "" {
 		msg += "; the hosts are not affected by this: " + e.Done
@@ -34,10 +34,10 @@ func (e *FileCommandError) Error() string {
 	return msg
 }
 
-func (e *FileCommandError) Unwrap() error { return e.Err }
+func (e *fileCommandError) Unwrap() error { return e.Err }
 
 // Hint says how to fix it.
-func (e *FileCommandError) Hint() string {
+func (e *fileCommandError) Hint() string {
 	return fmt.Sprintf("the runner sets %s to a writable file; when running the action by hand, point it at a writable file or unset it", e.Var)
 }
 
@@ -54,8 +54,8 @@ func errText(err error) string {
 // appendFileCommand appends text to the file the variable names. An unset
 // variable means the runner offers no such file: nothing is written and
 // no error is returned.
-func (r *run) appendFileCommand(variable, what, text string) error {
-	p := r.gha.Getenv(variable)
+func (s *step) appendFileCommand(variable, what, text string) error {
+	p := s.gha.Getenv(variable)
 	if p == "" {
 		return nil
 	}
@@ -67,7 +67,7 @@ func (r *run) appendFileCommand(variable, what, text string) error {
 		}
 	}
 	if err != nil {
-		return &FileCommandError{Var: variable, Path: p, What: what, Err: err}
+		return &fileCommandError{Var: variable, Path: p, What: what, Err: err}
 	}
 	return nil
 }

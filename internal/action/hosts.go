@@ -37,7 +37,7 @@ type hostEvent struct {
 // fanOut runs every host with bounded parallelism. One failing host does
 // not stop the others. Log lines are printed from this goroutine only, one
 // per host as each finishes.
-func (r *run) fanOut(ctx context.Context, d *hostDeployer) []report.Host {
+func (s *step) fanOut(ctx context.Context, d *hostDeployer) []report.Host {
 	hosts := d.cfg.Hosts
 	results := make([]report.Host, len(hosts))
 	events := make(chan hostEvent)
@@ -54,17 +54,17 @@ func (r *run) fanOut(ctx context.Context, d *hostDeployer) []report.Host {
 				return
 			}
 			defer func() { <-sem }()
-			res, out, err := d.run(ctx, h)
+			res, out, err := d.deploy(ctx, h)
 			events <- hostEvent{index: i, result: res, err: err, restart: out}
 		}()
 	}
 	go func() { wg.Wait(); close(events) }()
 	for ev := range events {
 		res := ev.result
-		r.printRestartOutput(res.Label, ev.restart)
+		s.printRestartOutput(res.Label, ev.restart)
 		if ev.err != nil {
 			res.OK = false
-			res.Error = r.fail(&HostError{Label: res.Label, Err: ev.err})
+			res.Error = s.fail(&hostError{Label: res.Label, Err: ev.err})
 		} else {
 			res.OK = true
 			what := "installed"
@@ -77,28 +77,29 @@ func (r *run) fanOut(ctx context.Context, d *hostDeployer) []report.Host {
 			if res.Restarted {
 				what += " and restarted the services"
 			}
-			r.plainf("%s: %s %q, mode %04o, %d bytes, host key %s, in %s", res.Label, what, d.cfg.RemotePath, res.Mode.Perm(), res.Bytes, res.HostKey, res.Duration.Round(time.Millisecond))
+			s.plainf("%s: %s %q, mode %04o, %d bytes, host key %s, in %s", res.Label, what, d.cfg.RemotePath, res.Mode.Perm(), res.Bytes, res.HostKey, res.Duration.Round(time.Millisecond))
 		}
 		results[ev.index] = res
 	}
 	return results
 }
 
-// HostError ties an error to the host it happened on.
-type HostError struct {
+// hostError ties an error to the host it happened on.
+type hostError struct {
 	Label string
 	Err   error
 }
 
-func (e *HostError) Error() string { return fmt.Sprintf("%s: %v", e.Label, e.Err) }
-func (e *HostError) Unwrap() error { return e.Err }
+func (e *hostError) Error() string { return fmt.Sprintf("%s: %v", e.Label, e.Err) }
+func (e *hostError) Unwrap() error { return e.Err }
 
-func (d *hostDeployer) label(h inputs.Host) string { return d.cfg.User + "@" + h.Label() }
+func (d *hostDeployer) label(h inputs.Host) string { return d.cfg.User + "@" + h.Addr() }
 
-// run is one host: the whole connect-install sequence, retried on
-// transient failures with exponential backoff, bounded by the timeout
-// input.
-func (d *hostDeployer) run(ctx context.Context, h inputs.Host) (report.Host, remote.CommandOutput, error) {
+// deploy is one host: the whole connect-install sequence (attempt),
+// retried up to the retries input with exponential backoff while
+// remote.Transient says the failure is worth another try, bounded by the
+// timeout input.
+func (d *hostDeployer) deploy(ctx context.Context, h inputs.Host) (report.Host, remote.CommandOutput, error) {
 	start := d.opts.Now()
 	res := report.Host{Label: d.label(h)}
 	var out remote.CommandOutput
@@ -111,7 +112,7 @@ func (d *hostDeployer) run(ctx context.Context, h inputs.Host) (report.Host, rem
 	var err error
 	for attempt := 0; ; attempt++ {
 		res.Attempts = attempt + 1
-		err = d.once(ctx, h, st, &res, &out)
+		err = d.attempt(ctx, h, st, &res, &out)
 		res.Changed = res.Changed || st.Changed
 		if err == nil || !remote.Transient(err) || attempt >= d.cfg.Retries || ctx.Err() != nil {
 			break
@@ -124,12 +125,14 @@ func (d *hostDeployer) run(ctx context.Context, h inputs.Host) (report.Host, rem
 	}
 	res.Duration = d.opts.Now().Sub(start)
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
-		err = &TimeoutError{After: d.cfg.Timeout, Attempts: res.Attempts, Last: err}
+		err = &timeoutError{After: d.cfg.Timeout, Attempts: res.Attempts, Last: err}
 	}
 	return res, out, err
 }
 
-func (d *hostDeployer) once(ctx context.Context, h inputs.Host, st *remote.RunState, res *report.Host, out *remote.CommandOutput) error {
+// attempt is one try on a host: connect, check that restart_command can
+// run, install (or roll back), name the changed keys, restart.
+func (d *hostDeployer) attempt(ctx context.Context, h inputs.Host, st *remote.RunState, res *report.Host, out *remote.CommandOutput) error {
 	opts := remote.Options{Timeouts: d.opts.Timeouts, Sudo: d.cfg.Sudo, State: st}
 	if d.cfg.Jump != nil {
 		opts.Jump = &remote.Target{Host: d.cfg.Jump.Name, Port: d.cfg.Jump.Port, User: d.cfg.JumpUser}
@@ -147,15 +150,7 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, st *remote.RunSt
 			return err
 		}
 	}
-	spec := remote.Spec{Path: d.cfg.RemotePath, Mode: d.cfg.FileMode, UID: d.cfg.Owner, GID: d.cfg.Group}
-	var inst *remote.Installed
-	if d.cfg.Operation == inputs.Rollback {
-		inst, err = conn.Rollback(spec)
-	} else {
-		spec.Content, spec.Backup = d.content.Reveal(), d.cfg.Backup
-		spec.ReadPrevious = secrets.MaxFileSize // for changed_keys
-		inst, err = conn.Install(spec)
-	}
+	inst, err := d.install(conn)
 	if err != nil {
 		return err
 	}
@@ -169,6 +164,29 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, st *remote.RunSt
 	if d.cfg.RestartCommand == "" || !res.Changed {
 		return nil
 	}
+	if err := d.restart(ctx, conn, target, out); err != nil {
+		return err
+	}
+	res.Restarted = true
+	return nil
+}
+
+// install installs the new version, or for a rollback swaps the previous
+// one back.
+func (d *hostDeployer) install(conn *remote.Conn) (*remote.Installed, error) {
+	spec := remote.Spec{Path: d.cfg.RemotePath, Mode: d.cfg.FileMode, UID: d.cfg.Owner, GID: d.cfg.Group}
+	if d.cfg.Operation == inputs.Rollback {
+		return conn.Rollback(spec)
+	}
+	spec.Content, spec.Backup = d.content.Reveal(), d.cfg.Backup
+	spec.ReadPrevious = secrets.MaxFileSize // for changed_keys
+	return conn.Install(spec)
+}
+
+// restart runs restart_command on a host whose file this run changed, and
+// keeps what it printed in out.
+func (d *hostDeployer) restart(ctx context.Context, conn *remote.Conn, target remote.Target, out *remote.CommandOutput) error {
+	var err error
 	*out, err = conn.Run(ctx, target, d.cfg.RestartCommand)
 	rollback := d.cfg.Operation == inputs.Rollback
 	if rollback {
@@ -181,7 +199,7 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, st *remote.RunSt
 		if rollback {
 			ce.Stderr = nil
 		}
-		return &RestartError{Err: ce, Rollback: rollback}
+		return &restartError{Err: ce, Rollback: rollback}
 	}
 	if err != nil {
 		// The connection broke under the command: retried, and a retry
@@ -189,28 +207,27 @@ func (d *hostDeployer) once(ctx context.Context, h inputs.Host, st *remote.RunSt
 		// retry does not swap back: the run state remembers the swap).
 		return &remote.ConnectError{Addr: target.Addr(), Phase: "run restart_command on", Err: err}
 	}
-	res.Restarted = true
 	return nil
 }
 
-// RestartError says restart_command failed after the new file (or, for a
+// restartError says restart_command failed after the new file (or, for a
 // rollback, the previous one) was installed and verified.
-type RestartError struct {
+type restartError struct {
 	Err      error
 	Rollback bool
 }
 
-func (e *RestartError) Error() string {
+func (e *restartError) Error() string {
 	if e.Rollback {
 		return "the previous secrets are back in place and verified, but " + e.Err.Error() + "; the services still use the ones rolled back from"
 	}
 	return "the new secrets are installed and verified, but " + e.Err.Error() + "; the services still use the old ones"
 }
 
-func (e *RestartError) Unwrap() error { return e.Err }
+func (e *restartError) Unwrap() error { return e.Err }
 
 // Hint says how to fix it.
-func (e *RestartError) Hint() string {
+func (e *restartError) Hint() string {
 	return "fix the command (run it by hand on the host to see why it fails), then restart the services by hand: a re-run finds the file unchanged and does not restart"
 }
 
@@ -218,18 +235,18 @@ func (e *RestartError) Hint() string {
 // by line behind the host's label: text from the host can then never
 // start a workflow command. On a deploy every value was masked before;
 // a rollback masks none, so its output is hidden.
-func (r *run) printRestartOutput(label string, out remote.CommandOutput) {
+func (s *step) printRestartOutput(label string, out remote.CommandOutput) {
 	if out.Hidden {
-		r.plainf("%s: restart_command's output is not shown on a rollback (nothing was decrypted, so no value in it could be masked)", label)
+		s.plainf("%s: restart_command's output is not shown on a rollback (nothing was decrypted, so no value in it could be masked)", label)
 		return
 	}
 	if out.Truncated {
-		r.plainf("%s: restart_command printed more than the log keeps; its last part:", label)
+		s.plainf("%s: restart_command printed more than the log keeps; its last part:", label)
 	}
 	for _, stream := range []struct{ name, text string }{{"stdout", out.Stdout}, {"stderr", out.Stderr}} {
 		for _, line := range strings.Split(strings.TrimRight(stream.text, "\n"), "\n") {
 			if line != "" {
-				r.plainf("%s: restart %s | %s", label, stream.name, printable(line))
+				s.plainf("%s: restart %s | %s", label, stream.name, printable(line))
 			}
 		}
 	}
@@ -246,14 +263,24 @@ func printable(s string) string {
 	}, s)
 }
 
-// TimeoutError says a host did not finish within the timeout input.
-type TimeoutError struct {
+// timeoutError says a host did not finish within the timeout input.
+type timeoutError struct {
 	After    time.Duration
 	Attempts int
 	Last     error
 }
 
-func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("did not finish within %s (%d attempt(s)); last error: %v", e.After, e.Attempts, e.Last)
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("did not finish within %s (%d attempt(s)); last error: %v; %s", e.After, e.Attempts, e.Last, oldOrNew)
 }
-func (e *TimeoutError) Unwrap() error { return e.Last }
+
+func (e *timeoutError) Unwrap() error { return e.Last }
+
+// Hint says what to check, then how to fix the last error.
+func (e *timeoutError) Hint() string {
+	hint := "check that the host is reachable and responsive, or raise the timeout input"
+	if _, last := describe(e.Last); last != "" {
+		hint += "; " + last
+	}
+	return hint
+}

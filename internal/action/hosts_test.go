@@ -147,7 +147,7 @@ func changedAcrossRetries(t *testing.T, restart bool) {
 		p.limit.Store(limit)
 		p.first.Store(true)
 		before := countRestarts(marks)
-		res, _, err := d.run(context.Background(), cfg.Hosts[0])
+		res, _, err := d.deploy(context.Background(), cfg.Hosts[0])
 		if restart && err == nil && (!res.Restarted || countRestarts(marks) == before) {
 			t.Errorf("cut at %d bytes (%d attempts): the services were not restarted", limit, res.Attempts)
 		}

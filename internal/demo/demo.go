@@ -24,8 +24,8 @@ import (
 
 // Files are the demo's inputs, relative to the fixtures FS.
 const (
-	EncryptedFile = "testdata/staging/galaxy.enc.yaml"
-	AgeKeyFile    = "testdata/keys/a.agekey"
+	encryptedFile = "testdata/staging/galaxy.enc.yaml"
+	ageKeyFile    = "testdata/keys/a.agekey"
 )
 
 // Run deploys the fixture in fixtures to a temporary directory through the
@@ -33,7 +33,7 @@ const (
 // summary and the installed file's path and mode to w. It removes its
 // temporary directory unless keep is set.
 func Run(ctx context.Context, w io.Writer, fixtures fs.FS, keep bool) error {
-	ageKey, err := fs.ReadFile(fixtures, AgeKeyFile)
+	ageKey, err := fs.ReadFile(fixtures, ageKeyFile)
 	if err != nil {
 		return fmt.Errorf("failed to read the demo age key: %w", err)
 	}
@@ -45,17 +45,9 @@ func Run(ctx context.Context, w io.Writer, fixtures fs.FS, keep bool) error {
 		defer os.RemoveAll(dir)
 	}
 
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	sshPub, sshKey, err := clientKey()
 	if err != nil {
-		return fmt.Errorf("failed to generate the demo SSH key: %w", err)
-	}
-	sshPub, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return fmt.Errorf("failed to encode the demo SSH key: %w", err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "sops-deploy demo key")
-	if err != nil {
-		return fmt.Errorf("failed to encode the demo SSH key: %w", err)
+		return err
 	}
 	srv, err := localssh.Start(localssh.Config{AuthorizedKey: sshPub, User: "deploy"})
 	if err != nil {
@@ -76,34 +68,59 @@ func Run(ctx context.Context, w io.Writer, fixtures fs.FS, keep bool) error {
 		"INPUT_AGE_KEY":       string(ageKey),
 		"INPUT_HOST":          srv.Addr,
 		"INPUT_USER":          "deploy",
-		"INPUT_SSH_KEY":       string(pem.EncodeToMemory(block)),
+		"INPUT_SSH_KEY":       string(sshKey),
 		"INPUT_KNOWN_HOSTS":   srv.KnownHosts,
-		"INPUT_FILE":          EncryptedFile,
+		"INPUT_FILE":          encryptedFile,
 		"INPUT_REMOTE_PATH":   remotePath,
 		"GITHUB_STEP_SUMMARY": summary,
 		"GITHUB_OUTPUT":       output,
 	}
 	getenv := func(k string) string { return env[k] }
 
-	fmt.Fprintf(w, "sops-deploy demo: deploying %s to an embedded SSH server at %s\n", EncryptedFile, srv.Addr)
-	fmt.Fprintf(w, "(the remote root is %s; the age key is the test-only %s)\n\n", dir, AgeKeyFile)
+	fmt.Fprintf(w, "sops-deploy demo: deploying %s to an embedded SSH server at %s\n", encryptedFile, srv.Addr)
+	fmt.Fprintf(w, "(the remote root is %s; the age key is the test-only %s)\n\n", dir, ageKeyFile)
 	fmt.Fprintln(w, "── workflow log ──")
 	lw := &logWriter{w: w}
 	gha := githubactions.New(githubactions.WithWriter(lw), githubactions.WithGetenv(getenv))
 	runErr := action.Run(ctx, gha, action.Options{Workspace: fixtures})
 	lw.flush()
 
-	fmt.Fprintln(w, "\n── step summary ──")
-	if b, err := os.ReadFile(summary); err == nil {
-		w.Write(b)
-	}
-	fmt.Fprintln(w, "\n── outputs ──")
-	if b, err := os.ReadFile(output); err == nil {
-		w.Write(b)
-	}
+	printFile(w, "step summary", summary)
+	printFile(w, "outputs", output)
 	if runErr != nil {
 		return runErr
 	}
+	return printInstalled(w, remotePath, dir, keep)
+}
+
+// clientKey makes the demo's SSH client key: the public key the embedded
+// server authorizes, and the private key in OpenSSH PEM form.
+func clientKey() (ssh.PublicKey, []byte, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to generate the demo SSH key: %w", err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to encode the demo SSH key: %w", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "sops-deploy demo key")
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to encode the demo SSH key: %w", err)
+	}
+	return sshPub, pem.EncodeToMemory(block), nil
+}
+
+// printFile shows a file command's file under a heading.
+func printFile(w io.Writer, heading, name string) {
+	fmt.Fprintf(w, "\n── %s ──\n", heading)
+	if b, err := os.ReadFile(name); err == nil {
+		w.Write(b)
+	}
+}
+
+// printInstalled shows the installed file's path, mode and size.
+func printInstalled(w io.Writer, remotePath, dir string, keep bool) error {
 	fi, err := os.Stat(remotePath)
 	if err != nil {
 		return fmt.Errorf("failed to inspect the installed file: %w", err)

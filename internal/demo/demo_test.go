@@ -41,7 +41,7 @@ func TestDemo(t *testing.T) {
 // fixtures testdata/gen.sh makes.
 func TestFixturesMatchTestdata(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{EncryptedFile, AgeKeyFile} {
+	for _, name := range []string{encryptedFile, ageKeyFile} {
 		got, err := Fixtures.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)

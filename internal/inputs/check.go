@@ -45,7 +45,7 @@ func (c *Config) loadVerify(get func(string) string) (*Config, error) {
 		return nil, &Error{"age_key", "is required for operation verify", "set age_key from the environment's secret (secrets.SOPS_AGE_KEY_STAGING); check that the job names that environment"}
 	}
 	var err error
-	if c.File, err = workspacePath(get, "file", "secrets/"+c.Env+"/galaxy.enc.yaml"); err != nil {
+	if c.File, err = workspacePath(get, "file", defaultFile(c.Env)); err != nil {
 		return nil, err
 	}
 	if get("compare_file") != "" {
@@ -53,7 +53,7 @@ func (c *Config) loadVerify(get func(string) string) (*Config, error) {
 			return nil, err
 		}
 	}
-	if c.RequiredKeys, err = requiredKeys(get); err != nil {
+	if c.RequiredKeys, err = requiredKeys(get("required_keys")); err != nil {
 		return nil, err
 	}
 	return c, nil

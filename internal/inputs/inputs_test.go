@@ -53,7 +53,7 @@ func checkNoSecrets(t *testing.T, err error) {
 	texts := []string{err.Error()}
 	var ie *Error
 	if errors.As(err, &ie) {
-		texts = append(texts, ie.Hint, ie.Problem)
+		texts = append(texts, ie.Hint(), ie.Problem)
 	}
 	for _, text := range texts {
 		for _, s := range secretValues {
@@ -77,7 +77,7 @@ func loadErr(t *testing.T, in map[string]string) *Error {
 	if !errors.As(err, &ie) {
 		t.Fatalf("Load error is %T (%v), want *inputs.Error", err, err)
 	}
-	if ie.Hint == "" {
+	if ie.Hint() == "" {
 		t.Errorf("error %q has no hint", err)
 	}
 	if got, want := err.Error(), "input "+ie.Input+": "; !strings.HasPrefix(got, want) {
@@ -95,8 +95,8 @@ func TestLoadDefaults(t *testing.T) {
 	if got, want := c.Port, 22; got != want {
 		t.Errorf("Port: got %d, want %d", got, want)
 	}
-	if got, want := c.Port, DefaultPort; got != want {
-		t.Errorf("Port: got %d, want DefaultPort %d", got, want)
+	if got, want := c.Port, defaultPort; got != want {
+		t.Errorf("Port: got %d, want defaultPort %d", got, want)
 	}
 	if got, want := c.File, "secrets/staging/galaxy.enc.yaml"; got != want {
 		t.Errorf("File: got %q, want %q", got, want)
@@ -122,13 +122,13 @@ func TestLoadDefaults(t *testing.T) {
 	if c.Sudo || !c.Backup {
 		t.Errorf("Sudo, Backup: got %v, %v, want false, true", c.Sudo, c.Backup)
 	}
-	if got, want := c.Timeout, DefaultTimeout; got != want {
+	if got, want := c.Timeout, defaultTimeout; got != want {
 		t.Errorf("Timeout: got %v, want %v", got, want)
 	}
-	if got, want := c.Retries, DefaultRetries; got != want {
+	if got, want := c.Retries, defaultRetries; got != want {
 		t.Errorf("Retries: got %d, want %d", got, want)
 	}
-	if got, want := c.Parallel, DefaultParallel; got != want {
+	if got, want := c.Parallel, defaultParallel; got != want {
 		t.Errorf("Parallel: got %d, want %d", got, want)
 	}
 	if c.Jump != nil {
@@ -330,8 +330,6 @@ func TestLoadHost(t *testing.T) {
 		{host: "[::1]:2222", port: "2200", want: []H{{"::1", 2222}}},
 		// Several hosts, in input order.
 		{host: "a,b", want: []H{{"a", 22}, {"b", 22}}},
-		{host: "a b", want: []H{{"a", 22}, {"b", 22}}},
-		{host: "a;b", want: []H{{"a", 22}, {"b", 22}}},
 		{host: "b\r\na\n", want: []H{{"b", 22}, {"a", 22}}},
 		{host: "a, b:2222,\t[::1]:22 ,10.0.0.1", port: "2200", want: []H{{"a", 2200}, {"b", 2222}, {"::1", 22}, {"10.0.0.1", 2200}}},
 		{host: "a:22,a:2222", want: []H{{"a", 22}, {"a", 2222}}},
@@ -363,7 +361,11 @@ func TestLoadHost(t *testing.T) {
 		{host: "ssh://host", wantErr: "invalid port"},
 		{host: "", wantErr: "is required"},
 		{host: ",", wantErr: "names no host"},
-		{host: ", ;", wantErr: "names no host"},
+		{host: ", \n ,", wantErr: "names no host"},
+		// Lists are separated by commas and new lines only, as for every
+		// list input.
+		{host: "a b", wantErr: "not a host name"},
+		{host: "a;b", wantErr: "not a host name"},
 	} {
 		t.Run(tc.host+"/"+tc.port, func(t *testing.T) {
 			t.Parallel()
@@ -402,7 +404,7 @@ func TestLoadNoHostNoKnownHosts(t *testing.T) {
 	}
 }
 
-func TestHostLabel(t *testing.T) {
+func TestHostAddr(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		h    Host
@@ -412,7 +414,7 @@ func TestHostLabel(t *testing.T) {
 		{Host{"10.0.0.1", 2222}, "10.0.0.1:2222"},
 		{Host{"::1", 2222}, "[::1]:2222"},
 	} {
-		if got := tc.h.Label(); got != tc.want {
+		if got := tc.h.Addr(); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)
 		}
 	}
@@ -466,7 +468,7 @@ func TestLoadHostKeyInputs(t *testing.T) {
 	if got, want := ie.Input, "host_fingerprint"; got != want {
 		t.Errorf("both: Input: got %q, want %q", got, want)
 	}
-	if got, want := ie.Hint, "not both"; !strings.Contains(got, want) {
+	if got, want := ie.Hint(), "not both"; !strings.Contains(got, want) {
 		t.Errorf("both: Hint: got %q, want it to contain %q", got, want)
 	}
 
@@ -478,7 +480,7 @@ func TestLoadHostKeyInputs(t *testing.T) {
 	if got, want := ie.Problem, "host_fingerprint"; !strings.Contains(got, want) {
 		t.Errorf("neither: Problem: got %q, want it to mention %q", got, want)
 	}
-	if got, want := ie.Hint, "ssh-keyscan -p 2222 vps.example.com"; !strings.Contains(got, want) {
+	if got, want := ie.Hint(), "ssh-keyscan -p 2222 vps.example.com"; !strings.Contains(got, want) {
 		t.Errorf("neither: Hint: got %q, want it to contain %q", got, want)
 	}
 
@@ -726,7 +728,7 @@ func TestLoadErrorsHoldNoSecrets(t *testing.T) {
 		}
 		checkNoSecrets(t, err)
 		var ie *Error
-		if !errors.As(err, &ie) || ie.Hint == "" {
+		if !errors.As(err, &ie) || ie.Hint() == "" {
 			t.Errorf("Load with %q: got %#v, want *inputs.Error with a hint", over, err)
 		}
 	}
@@ -802,7 +804,7 @@ func TestLoadHostSide(t *testing.T) {
 		{"timeout", "-5m", nil},
 		{"timeout", "soon", nil},
 		{"retries", "0", func(c *Config) bool { return c.Retries == 0 }},
-		{"retries", "10", func(c *Config) bool { return c.Retries == MaxRetries }},
+		{"retries", "10", func(c *Config) bool { return c.Retries == maxRetries }},
 		{"retries", "11", nil},
 		{"retries", "-1", nil},
 		{"parallel", "1", func(c *Config) bool { return c.Parallel == 1 }},

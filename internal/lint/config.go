@@ -51,17 +51,17 @@ var cryptRules = []string{"unencrypted_suffix", "encrypted_suffix", "unencrypted
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
-// loadConfig reads and checks ConfigFile; l.cfg stays nil when it is
+// loadConfig reads and checks configFile; l.cfg stays nil when it is
 // absent or does not parse.
 func (l *linter) loadConfig() {
-	f, err := l.fsys.Open(ConfigFile)
+	f, err := l.fsys.Open(configFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
-	l.res.Files = append(l.res.Files, File{Path: ConfigFile})
+	l.res.Files = append(l.res.Files, File{Path: configFile})
 	cfgErr := func(line int, title, msg, hint string) {
 		l.cfgBroken = l.cfg == nil
-		l.add(Finding{File: ConfigFile, Line: line, Severity: Error, Title: title, Message: msg, Hint: hint})
+		l.add(Finding{File: configFile, Line: line, Severity: Error, Title: title, Message: msg, Hint: hint})
 	}
 	if err != nil {
 		cfgErr(1, "unreadable", ".sops.yaml cannot be read", "check that it is a readable file")
@@ -107,7 +107,7 @@ func (l *linter) loadConfig() {
 func (l *linter) checkRule(index int, n *yaml.Node) rule {
 	r := rule{index: index, line: n.Line}
 	if n.Kind != yaml.MappingNode {
-		l.add(Finding{File: ConfigFile, Line: n.Line, Severity: Error, Title: "creation rule is not a mapping",
+		l.add(Finding{File: configFile, Line: n.Line, Severity: Error, Title: "creation rule is not a mapping",
 			Message: fmt.Sprintf("creation rule %d of .sops.yaml is not a mapping of fields", index), Hint: "write the rule as path_regex: …, age: …"})
 		return r
 	}
@@ -116,7 +116,7 @@ func (l *linter) checkRule(index int, n *yaml.Node) rule {
 		k, v := n.Content[i], n.Content[i+1]
 		switch {
 		case !slices.Contains(knownRuleKeys, k.Value):
-			l.add(Finding{File: ConfigFile, Line: k.Line, Severity: Warning, Title: "unknown field",
+			l.add(Finding{File: configFile, Line: k.Line, Severity: Warning, Title: "unknown field",
 				Message: fmt.Sprintf("creation rule %d of .sops.yaml has a field %q that sops does not know and ignores", index, k.Value),
 				Hint:    "check its spelling against the sops documentation"})
 		case strings.HasSuffix(k.Value, "_regex"):
@@ -135,7 +135,7 @@ func (l *linter) checkRule(index int, n *yaml.Node) rule {
 		}
 	}
 	if len(crypt) > 1 {
-		l.add(Finding{File: ConfigFile, Line: n.Line, Severity: Error, Title: "conflicting encryption rules",
+		l.add(Finding{File: configFile, Line: n.Line, Severity: Error, Title: "conflicting encryption rules",
 			Message: fmt.Sprintf("creation rule %d of .sops.yaml sets %s; sops refuses more than one of them", index, strings.Join(crypt, " and ")),
 			Hint:    "keep one: `unencrypted_regex: ^sops_`, or none (sops then encrypts every value)"})
 	}
@@ -166,7 +166,7 @@ func (l *linter) checkRegex(index int, field string, v *yaml.Node) *regexp.Regex
 	if err == nil {
 		return re
 	}
-	f := Finding{File: ConfigFile, Line: v.Line, Severity: Error, Title: "regex does not compile in Go"}
+	f := Finding{File: configFile, Line: v.Line, Severity: Error, Title: "regex does not compile in Go"}
 	var effect string
 	switch field {
 	case "path_regex":
@@ -212,11 +212,11 @@ func (l *linter) ageList(index int, v *yaml.Node) []recipient {
 		n := len(out) + 1
 		switch {
 		case strings.HasPrefix(strings.ToUpper(s), "AGE-SECRET-KEY-"):
-			l.add(Finding{File: ConfigFile, Line: line, Severity: Error, Title: "secret key in .sops.yaml",
+			l.add(Finding{File: configFile, Line: line, Severity: Error, Title: "secret key in .sops.yaml",
 				Message: fmt.Sprintf("creation rule %d of .sops.yaml: age entry %d is an age SECRET key, not a recipient", index, n),
 				Hint:    "generate a new key pair with age-keygen, put its public age1… recipient here, and re-encrypt every file to it: the committed secret key is in git history"})
 		case !secrets.IsAgeRecipient(s):
-			l.add(Finding{File: ConfigFile, Line: line, Severity: Error, Title: "invalid age recipient",
+			l.add(Finding{File: configFile, Line: line, Severity: Error, Title: "invalid age recipient",
 				Message: fmt.Sprintf("creation rule %d of .sops.yaml: age entry %d is not an age public key (age1…)", index, n),
 				Hint:    "copy the recipient from `age-keygen -y <key file>`; SSH and plugin recipients are not decrypted by this action"})
 		}
@@ -232,7 +232,7 @@ func (l *linter) ageList(index int, v *yaml.Node) []recipient {
 			addOne(e.Value, e.Line)
 		}
 	default:
-		l.add(Finding{File: ConfigFile, Line: v.Line, Severity: Error, Title: "invalid age field",
+		l.add(Finding{File: configFile, Line: v.Line, Severity: Error, Title: "invalid age field",
 			Message: fmt.Sprintf("creation rule %d of .sops.yaml: age is neither a string nor a list", index), Hint: "write age: age1…,age1… or a list of age1… recipients"})
 	}
 	return out

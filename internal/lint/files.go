@@ -131,9 +131,9 @@ func (l *linter) fileError(p string, loc *locator, err error) {
 			len(pe.Keys), nameList(pe.Keys), pe.Reason)
 		f.Hint = rotateHint
 	case errors.As(err, &ue):
-		f.Title, f.Message, f.Hint = "unsupported", "the file "+ue.Problem, ue.Hint
+		f.Title, f.Message, f.Hint = "unsupported", "the file "+ue.Problem, ue.Hint()
 	case errors.As(err, &fe):
-		f.Line, f.Title, f.Message, f.Hint = fe.Line, "not a valid sops file", "the file "+fe.Problem, fe.Hint
+		f.Line, f.Title, f.Message, f.Hint = fe.Line, "not a valid sops file", "the file "+fe.Problem, fe.Hint()
 	default:
 		f.Title, f.Message = "not a valid sops file", "the file cannot be read as a sops file"
 	}

@@ -27,12 +27,12 @@ func FuzzLint(f *testing.F) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, data []byte, ext byte, cfg []byte) {
 		file := "secrets/staging/galaxy.enc." + []string{"yaml", "json", "env"}[int(ext)%3]
-		fsys := fstest.MapFS{ConfigFile: {Data: cfg}, file: {Data: data}}
+		fsys := fstest.MapFS{configFile: {Data: cfg}, file: {Data: data}}
 		res, err := Run(fsys, nil, Options{MaxAge: DefaultMaxAge, Now: func() time.Time { return now }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		lines := map[string]int{ConfigFile: bytes.Count(cfg, []byte("\n")) + 1, file: bytes.Count(data, []byte("\n")) + 1}
+		lines := map[string]int{configFile: bytes.Count(cfg, []byte("\n")) + 1, file: bytes.Count(data, []byte("\n")) + 1}
 		for _, x := range res.Findings {
 			if x.Line < 1 || x.Line > lines[x.File] {
 				t.Errorf("finding at %s:%d, outside the file's %d lines: %s", x.File, x.Line, lines[x.File], x.Message)

@@ -88,13 +88,13 @@ type Options struct {
 	Now func() time.Time
 }
 
-// ConfigFile is the sops configuration lint reads, at the repository root
+// configFile is the sops configuration lint reads, at the repository root
 // (sops itself looks for it from the working directory upwards).
-const ConfigFile = ".sops.yaml"
+const configFile = ".sops.yaml"
 
 // Run lints the repository fsys. paths are slash-separated paths relative
 // to its root: files, or directories that are walked (".git" skipped). With
-// no paths, or when ConfigFile is among them (a rule change concerns every
+// no paths, or when configFile is among them (a rule change concerns every
 // file), the whole repository is checked. A file is checked when a creation
 // rule's path_regex matches it or when it is a .yaml, .yml, .json or .env
 // file under a directory named secrets; other given files are skipped, so
@@ -120,9 +120,9 @@ func Run(fsys fs.FS, paths []string, opts Options) (*Result, error) {
 type linter struct {
 	fsys fs.FS
 	opts Options
-	cfg  *config // nil when there is no ConfigFile, or it does not parse
+	cfg  *config // nil when there is no configFile, or it does not parse
 	res  *Result
-	// cfgBroken is set when ConfigFile exists but cannot be read or parsed:
+	// cfgBroken is set when configFile exists but cannot be read or parsed:
 	// its finding says so, and files are not checked against it.
 	cfgBroken bool
 }
@@ -156,9 +156,9 @@ func (l *linter) finish() {
 	}
 }
 
-// fileOrder sorts ConfigFile first, then by path.
+// fileOrder sorts configFile first, then by path.
 func fileOrder(p string) string {
-	if p == ConfigFile {
+	if p == configFile {
 		return ""
 	}
 	return p
@@ -168,7 +168,7 @@ func fileOrder(p string) string {
 func (l *linter) candidates(paths []string) ([]string, error) {
 	all := len(paths) == 0
 	for _, p := range paths {
-		if cleanPath(p) == ConfigFile {
+		if cleanPath(p) == configFile {
 			all = true
 		}
 	}
@@ -234,7 +234,7 @@ func (l *linter) walk(p string) ([]string, error) {
 // rule without path_regex (it matches every path for sops) does not make
 // every file of the repository a candidate.
 func (l *linter) isCandidate(p string) bool {
-	if p == ConfigFile {
+	if p == configFile {
 		return false
 	}
 	if underSecrets(p) && formatOf(p) != "" {

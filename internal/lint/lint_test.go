@@ -66,7 +66,7 @@ func repo(t *testing.T, config string, files map[string]string) fstest.MapFS {
 	t.Helper()
 	fsys := fstest.MapFS{}
 	if config != "" {
-		fsys[ConfigFile] = &fstest.MapFile{Data: fixture(t, "configs/"+config+".sops.yaml")}
+		fsys[configFile] = &fstest.MapFile{Data: fixture(t, "configs/"+config+".sops.yaml")}
 	}
 	for p, src := range files {
 		data := []byte(strings.TrimPrefix(src, "raw:"))
@@ -152,7 +152,7 @@ func TestSeedLookahead(t *testing.T) {
 	t.Parallel()
 	res := lintRepo(t, repo(t, "seed", map[string]string{staging: "seedbug.enc.yaml"}))
 	expect(t, res,
-		want{ConfigFile, 4, Error, []string{"lookahead", "seed runbook's trap", `"^(?!sops_).*"`, "PLAINTEXT", "unencrypted_regex: ^sops_"}},
+		want{configFile, 4, Error, []string{"lookahead", "seed runbook's trap", `"^(?!sops_).*"`, "PLAINTEXT", "unencrypted_regex: ^sops_"}},
 		want{staging, 2, Error, []string{"lookahead trap", "4 value(s)", `"database_url"`, `"sops_note"`, "git history", "rotate", "unencrypted_regex: ^sops_"}},
 	)
 }
@@ -241,7 +241,7 @@ func TestConfigDoesNotParse(t *testing.T) {
 	// cannot be read.
 	// The line is the one go-yaml (as sops) reports: the rule holding the
 	// unclosed list.
-	expect(t, res, want{ConfigFile, 3, Error, []string{".sops.yaml does not parse", "not valid YAML"}})
+	expect(t, res, want{configFile, 3, Error, []string{".sops.yaml does not parse", "not valid YAML"}})
 }
 
 func TestNoConfig(t *testing.T) {
@@ -267,16 +267,16 @@ func TestConfigChecks(t *testing.T) {
 		"      - age: [ssh-ed25519 AAAAC3Nza]", // 11
 		"",
 	}, "\n")
-	res := lintRepo(t, fstest.MapFS{ConfigFile: {Data: []byte(cfg)}})
+	res := lintRepo(t, fstest.MapFS{configFile: {Data: []byte(cfg)}})
 	expect(t, res,
-		want{ConfigFile, 2, Error, []string{"lookahead in path_regex", "refuses"}},
-		want{ConfigFile, 3, Error, []string{"age entry 2 is an age SECRET key"}},
-		want{ConfigFile, 4, Error, []string{"creation rule 2", "encrypted_regex and unencrypted_suffix", "refuses more than one"}},
-		want{ConfigFile, 5, Error, []string{"not a valid Go (RE2) regular expression", "PLAINTEXT"}},
-		want{ConfigFile, 7, Error, []string{"age entry 1 is not an age public key"}},
-		want{ConfigFile, 8, Warning, []string{`"encrypted_regx"`, "ignores"}},
-		want{ConfigFile, 9, Error, []string{"lookahead in unencrypted_regex", "leaves nothing unencrypted"}},
-		want{ConfigFile, 11, Error, []string{"creation rule 3", "not an age public key"}},
+		want{configFile, 2, Error, []string{"lookahead in path_regex", "refuses"}},
+		want{configFile, 3, Error, []string{"age entry 2 is an age SECRET key"}},
+		want{configFile, 4, Error, []string{"creation rule 2", "encrypted_regex and unencrypted_suffix", "refuses more than one"}},
+		want{configFile, 5, Error, []string{"not a valid Go (RE2) regular expression", "PLAINTEXT"}},
+		want{configFile, 7, Error, []string{"age entry 1 is not an age public key"}},
+		want{configFile, 8, Warning, []string{`"encrypted_regx"`, "ignores"}},
+		want{configFile, 9, Error, []string{"lookahead in unencrypted_regex", "leaves nothing unencrypted"}},
+		want{configFile, 11, Error, []string{"creation rule 3", "not an age public key"}},
 	)
 	if out := dump(res); strings.Contains(out, "CNRYLINTKEY") || strings.Contains(out, "age1notakey") || strings.Contains(out, "AAAAC3Nza") {
 		t.Errorf("an invalid recipient was quoted (it could be a secret):\n%s", out)
@@ -298,7 +298,7 @@ func TestCandidates(t *testing.T) {
 		t.Errorf("checked %+v; want .sops.yaml and %s", res.Files, staging)
 	}
 	// .sops.yaml among the paths checks every file.
-	res = lintRepo(t, fsys, ConfigFile)
+	res = lintRepo(t, fsys, configFile)
 	expect(t, res, want{"secrets/prod/galaxy.enc.yaml", 1, Error, []string{"not sops-encrypted"}})
 	expect(t, lintRepo(t, fsys, "secrets/staging"))
 	expect(t, lintRepo(t, fsys, "../x"), want{"../x", 1, Error, []string{"not a path inside the repository"}})
@@ -399,6 +399,6 @@ func TestPlaintextByOlderRules(t *testing.T) {
 	// A rule with no encryption choice is sops' default, the _unencrypted suffix.
 	r := recipients(t)
 	cfg := "creation_rules:\n  - path_regex: ^secrets/\n    age: " + r["a"] + "\n"
-	fsys := fstest.MapFS{ConfigFile: {Data: []byte(cfg)}, "secrets/s.enc.yaml": {Data: []byte(strings.TrimPrefix(root("unencsuffix/galaxy.enc.yaml"), "raw:"))}}
+	fsys := fstest.MapFS{configFile: {Data: []byte(cfg)}, "secrets/s.enc.yaml": {Data: []byte(strings.TrimPrefix(root("unencsuffix/galaxy.enc.yaml"), "raw:"))}}
 	expect(t, lintRepo(t, fsys))
 }

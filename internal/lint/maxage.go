@@ -7,13 +7,13 @@ import (
 	"time"
 )
 
-// MaxMaxAge bounds max_age: ten years is "never" for a rotation policy.
-const MaxMaxAge = 10 * 365 * 24 * time.Hour
+// maxMaxAge bounds max_age: ten years is "never" for a rotation policy.
+const maxMaxAge = 10 * 365 * 24 * time.Hour
 
-// MaxAgeError says a max_age value is not a duration lint understands.
-type MaxAgeError struct{ Value string }
+// maxAgeError says a max_age value is not a duration lint understands.
+type maxAgeError struct{ Value string }
 
-func (e *MaxAgeError) Error() string {
+func (e *maxAgeError) Error() string {
 	return fmt.Sprintf("%q is not a duration such as 90d, 12w or 2160h (0 turns the check off)", e.Value)
 }
 
@@ -29,13 +29,13 @@ func ParseMaxAge(s string) (time.Duration, error) {
 	}
 	var d time.Duration
 	unit := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[s[len(s)-1]]
-	if n, err := strconv.Atoi(s[:len(s)-1]); unit != 0 && err == nil && n > 0 && n <= int(MaxMaxAge/unit) {
+	if n, err := strconv.Atoi(s[:len(s)-1]); unit != 0 && err == nil && n > 0 && n <= int(maxMaxAge/unit) {
 		d = time.Duration(n) * unit
 	} else if g, err := time.ParseDuration(s); err == nil && g > 0 {
 		d = g
 	}
-	if d <= 0 || d > MaxMaxAge {
-		return 0, &MaxAgeError{Value: s}
+	if d <= 0 || d > maxMaxAge {
+		return 0, &maxAgeError{Value: s}
 	}
 	return d, nil
 }

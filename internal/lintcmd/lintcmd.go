@@ -18,16 +18,16 @@ import (
 	"github.com/productgalaxy/sops-deploy-action/internal/lint"
 )
 
-// FindingsError says the lint found errors; they are already printed.
-type FindingsError struct{ Errors int }
+// findingsError says the lint found errors; they are already printed.
+type findingsError struct{ Errors int }
 
-func (e *FindingsError) Error() string { return fmt.Sprintf("%d error(s) found", e.Errors) }
+func (e *findingsError) Error() string { return fmt.Sprintf("%d error(s) found", e.Errors) }
 
-// UsageError says the command line is wrong; it is already printed.
-type UsageError struct{ Err error }
+// usageError says the command line is wrong; it is already printed.
+type usageError struct{ Err error }
 
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }
+func (e *usageError) Error() string { return e.Err.Error() }
+func (e *usageError) Unwrap() error { return e.Err }
 
 // Run lints the repository rooted at dir (the working directory for the
 // command: sops reads .sops.yaml from there). args are the command's
@@ -41,17 +41,17 @@ func Run(dir string, args []string, stdout, stderr io.Writer) error {
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
-		return &UsageError{err}
+		return &usageError{err}
 	}
 	age, err := lint.ParseMaxAge(*maxAge)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: -max-age %v\n", err)
-		return &UsageError{err}
+		return &usageError{err}
 	}
 	paths, err := relPaths(dir, fl.Args())
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
-		return &UsageError{err}
+		return &usageError{err}
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -64,17 +64,17 @@ func Run(dir string, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return err
 	}
-	Print(stdout, res)
+	print(stdout, res)
 	if n := res.Errors(); n > 0 {
 		fmt.Fprintf(stderr, "sops-deploy-action lint: %d error(s) in %d file(s) checked\n", n, len(res.Files))
-		return &FindingsError{Errors: n}
+		return &findingsError{Errors: n}
 	}
 	return nil
 }
 
-// Print writes one line per finding, `file:line: severity: message`, and
+// print writes one line per finding, `file:line: severity: message`, and
 // the fix indented on the next line.
-func Print(w io.Writer, res *lint.Result) {
+func print(w io.Writer, res *lint.Result) {
 	for _, f := range res.Findings {
 		fmt.Fprintf(w, "%s:%d: %s: %s\n", safePath(f.File), f.Line, f.Severity, f.Message)
 		if f.Hint != "" {

@@ -13,7 +13,7 @@ import (
 func TestPrint(t *testing.T) {
 	t.Parallel()
 	var b bytes.Buffer
-	Print(&b, &lint.Result{Findings: []lint.Finding{
+	print(&b, &lint.Result{Findings: []lint.Finding{
 		{File: "secrets/a.yaml", Line: 3, Severity: lint.Error, Message: "bad", Hint: "fix it"},
 		{File: "x\n::error::forged", Line: 1, Severity: lint.Warning, Message: "odd name"},
 	}})
@@ -37,14 +37,14 @@ func TestRunExitsOnErrorsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := Run(dir, []string{"secrets"}, &out, &errOut)
-	var fe *FindingsError
+	var fe *findingsError
 	if !errors.As(err, &fe) || fe.Errors != 1 {
-		t.Fatalf("got %v, want a FindingsError with 1 error\n%s%s", err, out.String(), errOut.String())
+		t.Fatalf("got %v, want a findingsError with 1 error\n%s%s", err, out.String(), errOut.String())
 	}
 	if bytes.Contains(out.Bytes(), []byte("CNRYLINT")) || bytes.Contains(errOut.Bytes(), []byte("CNRYLINT")) {
 		t.Errorf("a value was printed:\n%s%s", out.String(), errOut.String())
 	}
-	var ue *UsageError
+	var ue *usageError
 	if err := Run(dir, []string{"-max-age", "x"}, &out, &errOut); !errors.As(err, &ue) {
 		t.Errorf("bad -max-age: got %v, want a UsageError", err)
 	}

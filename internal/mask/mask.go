@@ -19,10 +19,10 @@ const MinLength = 4
 // escapes %, CR and LF so a multi-line value is one command.
 type Registrar interface{ AddMask(string) }
 
-// Forms returns the strings to register for one secret value: the value
+// forms returns the strings to register for one secret value: the value
 // itself and each of its lines, with and without surrounding white space,
 // leaving out those shorter than MinLength. Order is stable, no repeats.
-func Forms(value string) []string {
+func forms(value string) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(s string) {
@@ -44,7 +44,7 @@ func Forms(value string) []string {
 
 // Secret registers every form of a secret input.
 func Secret(r Registrar, value string) {
-	for _, f := range Forms(value) {
+	for _, f := range forms(value) {
 		r.AddMask(f)
 	}
 }
@@ -69,7 +69,7 @@ func Values(r Registrar, leaves []secrets.Leaf) Skipped {
 			sk.Short = append(sk.Short, l.Path)
 			continue
 		}
-		for _, f := range Forms(v) {
+		for _, f := range forms(v) {
 			if !seen[f] {
 				seen[f] = true
 				r.AddMask(f)

@@ -23,7 +23,7 @@ func TestForms(t *testing.T) {
 		{" padded value ", []string{" padded value ", "padded value"}},
 		{"line one\nab\r\nline three\n", []string{"line one\nab\r\nline three\n", "line one\nab\r\nline three", "line one", "line three"}},
 	} {
-		if got := Forms(tc.in); !reflect.DeepEqual(got, tc.want) {
+		if got := forms(tc.in); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("Forms(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}

@@ -35,9 +35,9 @@ type HostKeyError struct {
 func (e *HostKeyError) Error() string {
 	switch {
 	case len(e.Offered) > 0:
-		return fmt.Sprintf("host key mismatch for %s: it offers only %s host keys, expected %s", e.Host, strings.Join(e.Offered, ", "), strings.Join(e.Expected, ", "))
+		return fmt.Sprintf("host key mismatch for %s: it offers only %s host keys, expected %s; nothing was sent", e.Host, strings.Join(e.Offered, ", "), strings.Join(e.Expected, ", "))
 	case len(e.Seen) > 1:
-		return fmt.Sprintf("host key mismatch for %s: it presented %s, expected %s", e.Host, strings.Join(e.Seen, ", "), strings.Join(e.Expected, ", "))
+		return fmt.Sprintf("host key mismatch for %s: it presented %s, expected %s; nothing was sent", e.Host, strings.Join(e.Seen, ", "), strings.Join(e.Expected, ", "))
 	case e.Revoked:
 		return fmt.Sprintf("host key of %s (%s %s) is marked @revoked in known_hosts", e.Host, e.KeyType, e.Presented)
 	case e.Unknown && e.Presented == "":
@@ -45,7 +45,19 @@ func (e *HostKeyError) Error() string {
 	case e.Unknown:
 		return fmt.Sprintf("known_hosts has no entry for %s (it presented %s %s)", e.Host, e.KeyType, e.Presented)
 	}
-	return fmt.Sprintf("host key mismatch for %s: it presented %s %s, expected %s", e.Host, e.KeyType, e.Presented, strings.Join(e.Expected, ", "))
+	return fmt.Sprintf("host key mismatch for %s: it presented %s %s, expected %s; nothing was sent", e.Host, e.KeyType, e.Presented, strings.Join(e.Expected, ", "))
+}
+
+// Hint says what to do: add an unknown host, investigate a revoked key,
+// and treat a mismatch as an attack unless the key was changed on purpose.
+func (e *HostKeyError) Hint() string {
+	switch {
+	case e.Unknown:
+		return fmt.Sprintf("add the host's key to known_hosts (from a trusted network: ssh-keyscan -p <port> <host>); the entry must name the host as %s", knownhosts.Normalize(e.Host))
+	case e.Revoked:
+		return "the host presents a revoked key: investigate before deploying"
+	}
+	return "if the host key was changed on purpose, update known_hosts or host_fingerprint; otherwise treat this as an attack and do not deploy"
 }
 
 // HostKeys checks a server's host key against known_hosts text or pinned
@@ -110,7 +122,10 @@ func NewHostKeys(knownHostsText string, fingerprints []string) (*HostKeys, error
 // KnownHostsError reports malformed known_hosts input.
 type KnownHostsError struct{ Problem string }
 
-func (e *KnownHostsError) Error() string { return "known_hosts: " + e.Problem }
+func (e *KnownHostsError) Error() string { return "input known_hosts: " + e.Problem }
+
+// Hint says how to fix it.
+func (e *KnownHostsError) Hint() string { return "pass known_hosts lines as printed by ssh-keyscan" }
 
 // knownhosts skips lines it cannot parse and fails only when no line is
 // valid, with "knownhosts: <file>: no valid entries, line <n>: <problem>".

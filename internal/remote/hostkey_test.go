@@ -261,7 +261,7 @@ func TestHostKeysMalformed(t *testing.T) {
 				t.Fatalf("error is %T (%v), want *remote.KnownHostsError", err, err)
 			}
 			msg := err.Error()
-			if got, want := msg, "known_hosts: "+tc.wantLine+":"; !strings.HasPrefix(got, want) {
+			if got, want := msg, "input known_hosts: "+tc.wantLine+":"; !strings.HasPrefix(got, want) {
 				t.Errorf("got %q, want prefix %q", got, want)
 			}
 			for _, leak := range []string{os.TempDir(), "sops-deploy-known-hosts", "known_hosts:" + tc.wantLine[len("line "):], "knownhosts:"} {

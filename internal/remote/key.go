@@ -16,10 +16,13 @@ import (
 // KeyError reports a problem with the ssh_key input without quoting it.
 type KeyError struct {
 	Problem string
-	Hint    string
+	Fix     string // how to fix it
 }
 
-func (e *KeyError) Error() string { return "ssh_key: " + e.Problem }
+func (e *KeyError) Error() string { return "input ssh_key: " + e.Problem }
+
+// Hint says how to fix it.
+func (e *KeyError) Hint() string { return e.Fix }
 
 // ParseSigner parses the ssh_key input, after undoing what copy-paste does
 // to keys (BOM, CRLF, surrounding blank lines), and diagnoses the common

@@ -223,13 +223,13 @@ func TestParseSigner(t *testing.T) {
 			if got, want := ke.Problem, tc.wantErr; !strings.Contains(got, want) {
 				t.Errorf("Problem: got %q, want it to contain %q", got, want)
 			}
-			if ke.Hint == "" {
+			if ke.Hint() == "" {
 				t.Errorf("error %q has no hint", err)
 			}
-			if got, want := err.Error(), "ssh_key: "+ke.Problem; got != want {
+			if got, want := err.Error(), "input ssh_key: "+ke.Problem; got != want {
 				t.Errorf("got %q, want %q", got, want)
 			}
-			for _, text := range []string{err.Error(), ke.Hint} {
+			for _, text := range []string{err.Error(), ke.Hint()} {
 				for _, line := range append(keyLines(tc.secret), longLines(tc.key)...) {
 					if strings.Contains(text, line) {
 						t.Errorf("error text %q echoes a line of the key", text)
@@ -280,7 +280,7 @@ func publicTexts(t testing.TB, encrypted []byte) []string {
 		if !errors.As(err, &ke) {
 			t.Fatalf("ParseSigner(%q) = %v, want a *remote.KeyError", in.key, err)
 		}
-		out = append(out, err.Error(), ke.Hint)
+		out = append(out, err.Error(), ke.Hint())
 	}
 	return out
 }
@@ -316,7 +316,7 @@ func FuzzParseSigner(f *testing.F) {
 		if !errors.As(err, &ke) {
 			t.Fatalf("error is %T, want *remote.KeyError", err)
 		}
-		for _, text := range []string{err.Error(), ke.Hint} {
+		for _, text := range []string{err.Error(), ke.Hint()} {
 			for _, line := range longLines(key + "\n" + passphrase) {
 				if strings.Contains(text, line) && !containsAny(fixed, line) {
 					t.Fatalf("error text echoes an input line")

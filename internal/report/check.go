@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// MaxFindingsListed bounds the findings written to the summary.
-const MaxFindingsListed = 200
+// maxFindingsListed bounds the findings written to the summary.
+const maxFindingsListed = 200
 
 // Lint is the outcome of operation lint. Every field is public: paths,
 // counts, recipients, dates and messages that name places, never values.
@@ -78,7 +78,7 @@ func LintMarkdown(l Lint) string {
 	if len(l.Findings) > 0 {
 		b.WriteString("\n| Place | Severity | Problem |\n|---|---|---|\n")
 		for i, f := range l.Findings {
-			if i == MaxFindingsListed {
+			if i == maxFindingsListed {
 				fmt.Fprintf(&b, "| … | | and %d more |\n", len(l.Findings)-i)
 				break
 			}
@@ -136,18 +136,18 @@ func VerifyMarkdown(v Verify) string {
 		row("Comparison", code(v.CompareNote))
 	}
 	if v.Compared {
-		fmt.Fprintf(&b, "\n**Key names added** (%d): %s\n", len(v.Added), codes(v.Added, MaxKeysListed))
-		fmt.Fprintf(&b, "\n**Key names removed** (%d): %s\n", len(v.Removed), codes(v.Removed, MaxKeysListed))
-		fmt.Fprintf(&b, "\n**Keys whose value changed** (%d): %s\n", len(v.Changed), codes(v.Changed, MaxKeysListed))
+		fmt.Fprintf(&b, "\n**Key names added** (%d): %s\n", len(v.Added), codes(v.Added, maxKeysListed))
+		fmt.Fprintf(&b, "\n**Key names removed** (%d): %s\n", len(v.Removed), codes(v.Removed, maxKeysListed))
+		fmt.Fprintf(&b, "\n**Keys whose value changed** (%d): %s\n", len(v.Changed), codes(v.Changed, maxKeysListed))
 	}
 	if len(v.Keys) > 0 {
-		fmt.Fprintf(&b, "\n**Key names** (%d): %s\n", len(v.Keys), codes(v.Keys, MaxKeysListed))
+		fmt.Fprintf(&b, "\n**Key names** (%d): %s\n", len(v.Keys), codes(v.Keys, maxKeysListed))
 	}
 	if len(v.Unencrypted) > 0 {
-		fmt.Fprintf(&b, "\n**Left unencrypted by the file's own sops rules** (%d): %s\n", len(v.Unencrypted), codes(v.Unencrypted, MaxKeysListed))
+		fmt.Fprintf(&b, "\n**Left unencrypted by the file's own sops rules** (%d): %s\n", len(v.Unencrypted), codes(v.Unencrypted, maxKeysListed))
 	}
 	if len(v.Empty) > 0 {
-		fmt.Fprintf(&b, "\n**Empty values** (%d): %s\n", len(v.Empty), codes(v.Empty, MaxKeysListed))
+		fmt.Fprintf(&b, "\n**Empty values** (%d): %s\n", len(v.Empty), codes(v.Empty, maxKeysListed))
 	}
 	return b.String()
 }

@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// MaxKeysListed bounds the key names written to the summary, which the
+// maxKeysListed bounds the key names written to the summary, which the
 // runner caps at 1 MiB per step.
-const MaxKeysListed = 500
+const maxKeysListed = 500
 
 // Summary is what a deploy or rollback did. Every field is public
 // information.
@@ -68,29 +68,45 @@ func (s Summary) Failed() int {
 	return n
 }
 
-// Markdown renders s for GITHUB_STEP_SUMMARY.
+// Markdown renders s for GITHUB_STEP_SUMMARY: a heading with the outcome,
+// the run's facts, a row per host, the key changes, then the key names.
 func Markdown(s Summary) string {
 	var b strings.Builder
 	op := s.Operation
 	if op == "" {
 		op = "deploy"
 	}
+	writeHeading(&b, s, op)
+	writeFacts(&b, s, op)
+	writeHosts(&b, s.Hosts)
+	writeKeyChanges(&b, s.Hosts)
+	writeKeyLists(&b, s)
+	return b.String()
+}
+
+// writeHeading writes the outcome and any problem after the hosts.
+func writeHeading(b *strings.Builder, s Summary, op string) {
 	verb := map[string]string{"deploy": "deployed", "rollback": "rolled back"}[op]
 	switch {
 	case s.Error != "":
-		fmt.Fprintf(&b, "### ❌ sops-deploy: %s not %s\n\n%s\n\n", code(s.Env), verb, code(s.Error))
+		fmt.Fprintf(b, "### ❌ sops-deploy: %s not %s\n\n%s\n\n", code(s.Env), verb, code(s.Error))
 	case s.Failed() > 0:
-		fmt.Fprintf(&b, "### ❌ sops-deploy: %s %s on %d of %d host(s)\n\n", code(s.Env), verb, len(s.Hosts)-s.Failed(), len(s.Hosts))
+		fmt.Fprintf(b, "### ❌ sops-deploy: %s %s on %d of %d host(s)\n\n", code(s.Env), verb, len(s.Hosts)-s.Failed(), len(s.Hosts))
 	default:
-		fmt.Fprintf(&b, "### ✅ sops-deploy: %s %s on %d host(s)\n\n", code(s.Env), verb, len(s.Hosts))
+		fmt.Fprintf(b, "### ✅ sops-deploy: %s %s on %d host(s)\n\n", code(s.Env), verb, len(s.Hosts))
 	}
 	for _, p := range s.Problems {
-		fmt.Fprintf(&b, "⚠️ %s\n\n", code(p))
+		fmt.Fprintf(b, "⚠️ %s\n\n", code(p))
 	}
+}
+
+// writeFacts writes the two-column table of what the run used; empty
+// facts get no row.
+func writeFacts(b *strings.Builder, s Summary, op string) {
 	b.WriteString("| | |\n|---|---|\n")
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "| %s | %s |\n", k, v)
+			fmt.Fprintf(b, "| %s | %s |\n", k, v)
 		}
 	}
 	row("Operation", op)
@@ -108,40 +124,49 @@ func Markdown(s Summary) string {
 	if s.Duration > 0 {
 		row("Duration", s.Duration.Round(time.Millisecond).String())
 	}
-	if len(s.Hosts) > 0 {
-		b.WriteString("\n| Host | Result | Changed | Mode | Bytes | Duration | Details |\n|---|---|---|---|---|---|---|\n")
-		for _, h := range s.Hosts {
-			result, details := "✅ ok", code(h.HostKey)
-			if !h.OK {
-				result, details = "❌ failed", code(h.Error)
-			} else if h.Backup != "" {
-				details += "; previous version kept"
-			}
-			if h.OK && h.Restarted {
-				details += "; services restarted"
-			}
-			if h.Attempts > 1 {
-				details += fmt.Sprintf(" (%d attempts)", h.Attempts)
-			}
-			changed, mode, size := "", "", ""
-			if h.OK {
-				changed = map[bool]string{true: "yes", false: "no"}[h.Changed]
-				mode, size = code(fmt.Sprintf("%04o", h.Mode.Perm())), fmt.Sprint(h.Bytes)
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", code(h.Label), result, changed, mode, size, h.Duration.Round(time.Millisecond), details)
-		}
+}
+
+// writeHosts writes a row per host: its outcome, and the host key or the
+// error line.
+func writeHosts(b *strings.Builder, hosts []Host) {
+	if len(hosts) == 0 {
+		return
 	}
-	writeKeyChanges(&b, s.Hosts)
+	b.WriteString("\n| Host | Result | Changed | Mode | Bytes | Duration | Details |\n|---|---|---|---|---|---|---|\n")
+	for _, h := range hosts {
+		result, details := "✅ ok", code(h.HostKey)
+		if !h.OK {
+			result, details = "❌ failed", code(h.Error)
+		} else if h.Backup != "" {
+			details += "; previous version kept"
+		}
+		if h.OK && h.Restarted {
+			details += "; services restarted"
+		}
+		if h.Attempts > 1 {
+			details += fmt.Sprintf(" (%d attempts)", h.Attempts)
+		}
+		changed, mode, size := "", "", ""
+		if h.OK {
+			changed = map[bool]string{true: "yes", false: "no"}[h.Changed]
+			mode, size = code(fmt.Sprintf("%04o", h.Mode.Perm())), fmt.Sprint(h.Bytes)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", code(h.Label), result, changed, mode, size, h.Duration.Round(time.Millisecond), details)
+	}
+}
+
+// writeKeyLists writes the key names, the ones left unencrypted and the
+// empty ones; names only, never values.
+func writeKeyLists(b *strings.Builder, s Summary) {
 	if len(s.Keys) > 0 {
-		fmt.Fprintf(&b, "\n**Key names** (%d): %s\n", len(s.Keys), codes(s.Keys, MaxKeysListed))
+		fmt.Fprintf(b, "\n**Key names** (%d): %s\n", len(s.Keys), codes(s.Keys, maxKeysListed))
 	}
 	if len(s.Unencrypted) > 0 {
-		fmt.Fprintf(&b, "\n**Left unencrypted by the file's own sops rules** (%d): %s\n", len(s.Unencrypted), codes(s.Unencrypted, MaxKeysListed))
+		fmt.Fprintf(b, "\n**Left unencrypted by the file's own sops rules** (%d): %s\n", len(s.Unencrypted), codes(s.Unencrypted, maxKeysListed))
 	}
 	if len(s.Empty) > 0 {
-		fmt.Fprintf(&b, "\n**Empty values** (%d): %s\n", len(s.Empty), codes(s.Empty, MaxKeysListed))
+		fmt.Fprintf(b, "\n**Empty values** (%d): %s\n", len(s.Empty), codes(s.Empty, maxKeysListed))
 	}
-	return b.String()
 }
 
 // code renders s as inline code that cannot break the table or the
@@ -188,7 +213,7 @@ func writeKeyChanges(b *strings.Builder, hosts []Host) {
 			fmt.Fprintf(b, "\n**Keys changed on %s**: not known (%s)\n", code(h.Label), k.Unknown)
 		default:
 			fmt.Fprintf(b, "\n**Keys changed on %s**: added (%d) %s; removed (%d) %s; changed (%d) %s\n", code(h.Label),
-				len(k.Added), codes(k.Added, MaxKeysListed), len(k.Removed), codes(k.Removed, MaxKeysListed), len(k.Changed), codes(k.Changed, MaxKeysListed))
+				len(k.Added), codes(k.Added, maxKeysListed), len(k.Removed), codes(k.Removed, maxKeysListed), len(k.Changed), codes(k.Changed, maxKeysListed))
 		}
 	}
 }

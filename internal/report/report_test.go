@@ -72,11 +72,11 @@ func TestMarkdownBoundsKeyList(t *testing.T) {
 	t.Parallel()
 	s := sample()
 	s.Keys = nil
-	for i := 0; i < MaxKeysListed+7; i++ {
+	for i := 0; i < maxKeysListed+7; i++ {
 		s.Keys = append(s.Keys, "k")
 	}
 	md := Markdown(s)
-	if got, want := strings.Count(md, "`k`"), MaxKeysListed; got != want {
+	if got, want := strings.Count(md, "`k`"), maxKeysListed; got != want {
 		t.Errorf("listed %d keys, want %d", got, want)
 	}
 	if !strings.Contains(md, "… and 7 more") {

@@ -27,22 +27,22 @@ func classify(tree sops.Tree) ([]bool, error) {
 	c.Branches = sops.TreeBranches{copyBranch(tree.Branches[0])}
 	if _, err := c.Decrypt(nil, classifyCipher{}); err != nil {
 		return nil, &FileError{Problem: "has a value sops cannot walk (an unsupported type or a non-string key)",
-			Hint: "re-encrypt the file with sops encrypt"}
+			Fix: "re-encrypt the file with sops encrypt"}
 	}
 	var out []bool
-	walkLeaves(c.Branches[0], func(_, _ string, v any) {
+	walkLeaves(c.Branches[0], func(_ string, v any) {
 		s, ok := v.(string)
 		out = append(out, ok && strings.HasPrefix(s, wouldMark))
 	})
 	if n := countLeaves(tree.Branches[0]); n != len(out) {
-		return nil, &FileError{Problem: "has a structure sops cannot walk consistently", Hint: "re-encrypt the file with sops encrypt"}
+		return nil, &FileError{Problem: "has a structure sops cannot walk consistently", Fix: "re-encrypt the file with sops encrypt"}
 	}
 	return out, nil
 }
 
 func countLeaves(b sops.TreeBranch) int {
 	n := 0
-	walkLeaves(b, func(string, string, any) { n++ })
+	walkLeaves(b, func(string, any) { n++ })
 	return n
 }
 
@@ -69,7 +69,7 @@ func checkPlaintext(tree sops.Tree, wouldDecrypt []bool) error {
 	var mistakes, byRule []string
 	encrypted := 0
 	i := 0
-	walkLeaves(tree.Branches[0], func(path, _ string, v any) {
+	walkLeaves(tree.Branches[0], func(path string, v any) {
 		would := wouldDecrypt[i]
 		i++
 		s, isStr := v.(string)
@@ -102,7 +102,7 @@ func checkPlaintext(tree sops.Tree, wouldDecrypt []bool) error {
 	}
 	if md.MACOnlyEncrypted && len(byRule) > 0 {
 		return &UnsupportedError{Problem: fmt.Sprintf("uses mac_only_encrypted, so its %d unencrypted value(s) (%s) are not covered by the MAC: anyone who can write to the repository could change them unnoticed",
-			len(byRule), strings.Join(byRule, ", ")), Hint: "re-encrypt the file without --mac-only-encrypted (or mac_only_encrypted in .sops.yaml)"}
+			len(byRule), strings.Join(byRule, ", ")), Fix: "re-encrypt the file without --mac-only-encrypted (or mac_only_encrypted in .sops.yaml)"}
 	}
 	if encrypted == 0 && len(byRule) > 0 {
 		return &PlaintextError{Keys: byRule, Reason: "the file's sops rules leave every value unencrypted"}
@@ -119,10 +119,10 @@ func isEncryptedComment(s string) bool {
 }
 
 // walkLeaves calls fn for every non-comment value in file order with its
-// display path ("a.b[0]") and sops path ("a:b:").
-func walkLeaves(b sops.TreeBranch, fn func(path, sopsPath string, v any)) {
-	var walk func(v any, path, sopsPath string)
-	walk = func(v any, path, sopsPath string) {
+// display path ("a.b[0]").
+func walkLeaves(b sops.TreeBranch, fn func(path string, v any)) {
+	var walk func(v any, path string)
+	walk = func(v any, path string) {
 		switch v := v.(type) {
 		case sops.Comment:
 		case sops.TreeBranch:
@@ -138,7 +138,7 @@ func walkLeaves(b sops.TreeBranch, fn func(path, sopsPath string, v any)) {
 				if path != "" {
 					p = path + "." + k
 				}
-				walk(it.Value, p, sopsPath+k+":")
+				walk(it.Value, p)
 			}
 		case []any:
 			n := 0
@@ -149,14 +149,14 @@ func walkLeaves(b sops.TreeBranch, fn func(path, sopsPath string, v any)) {
 				if s, ok := e.(string); ok && isEncryptedComment(s) {
 					continue
 				}
-				walk(e, fmt.Sprintf("%s[%d]", path, n), sopsPath)
+				walk(e, fmt.Sprintf("%s[%d]", path, n))
 				n++
 			}
 		default:
-			fn(path, sopsPath, v)
+			fn(path, v)
 		}
 	}
-	walk(b, "", "")
+	walk(b, "")
 }
 
 // commentSet lists the comment texts of a tree, so ciphers can tell a

@@ -30,11 +30,11 @@ const (
 	// their sops envelopes take about 3 MiB) and far below what would strain
 	// the runner.
 	MaxFileSize = 16 << 20
-	// MaxDepth bounds mapping and list nesting; a Compose secrets file is
+	// maxDepth bounds mapping and list nesting; a Compose secrets file is
 	// flat or nearly so.
-	MaxDepth = 32
-	// MaxNodes bounds the number of YAML nodes (keys, values, list items).
-	MaxNodes = 500_000
+	maxDepth = 32
+	// maxNodes bounds the number of YAML nodes (keys, values, list items).
+	maxNodes = 500_000
 )
 
 // Leaf is one decrypted value with its key path.
@@ -116,12 +116,12 @@ func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 	}
 	res.Plaintext = NewBytes(plain)
 
-	walkLeaves(tree.Branches[0], func(path, _ string, v any) {
+	walkLeaves(tree.Branches[0], func(path string, v any) {
 		typ, text := leafText(v)
 		res.Leaves = append(res.Leaves, Leaf{Path: path, Value: NewString(text), Type: typ})
 	})
 	if len(res.Leaves) != len(wouldDecrypt) {
-		return nil, &FileError{Problem: "has a structure sops cannot walk consistently", Hint: "re-encrypt the file with sops encrypt"}
+		return nil, &FileError{Problem: "has a structure sops cannot walk consistently", Fix: "re-encrypt the file with sops encrypt"}
 	}
 	for i := range res.Leaves {
 		res.Leaves[i].Encrypted = wouldDecrypt[i]
@@ -131,7 +131,7 @@ func Decrypt(encrypted []byte, ids Identities) (*Result, error) {
 
 func errNotEncrypted() error {
 	return &FileError{cause: ErrNotEncrypted, Problem: "has no sops metadata block: it is not a sops-encrypted file",
-		Hint: "encrypt it with `sops encrypt --in-place <file>`; if it was ever committed with real values, they are in git history: rotate them"}
+		Fix: "encrypt it with `sops encrypt --in-place <file>`; if it was ever committed with real values, they are in git history: rotate them"}
 }
 
 var lineRE = regexp.MustCompile(`line (\d+)`)
@@ -153,16 +153,39 @@ func loadTree(doc *yaml.Node) (sops.Tree, error) {
 // structure before sops sees it, and returns the document. Its errors quote
 // nothing from the file.
 func parseShape(data []byte) (*yaml.Node, error) {
-	if len(data) > MaxFileSize {
-		return nil, &FileError{Problem: fmt.Sprintf("is %d bytes, larger than the %d-byte limit", len(data), MaxFileSize),
-			Hint: "a secrets file this large is not a Compose secrets file; check the file input"}
+	if err := checkBytes(data); err != nil {
+		return nil, err
 	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, &FileError{Problem: "is empty", Hint: "commit the sops-encrypted file, or fix the file input"}
+	doc, err := decodeOne(data)
+	if err != nil {
+		return nil, err
 	}
-	if !utf8.Valid(data) {
-		return nil, &FileError{Problem: "is not UTF-8 text (is it a binary file?)", Hint: "the file must be a sops-encrypted YAML file"}
+	if err := checkTop(doc); err != nil {
+		return nil, err
 	}
+	if err := checkNodes(doc.Content[0]); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// checkBytes bounds the file's size and requires UTF-8 text.
+func checkBytes(data []byte) error {
+	switch {
+	case len(data) > MaxFileSize:
+		return &FileError{Problem: fmt.Sprintf("is %d bytes, larger than the %d-byte limit", len(data), MaxFileSize),
+			Fix: "a secrets file this large is not a Compose secrets file; check the file input"}
+	case len(bytes.TrimSpace(data)) == 0:
+		return &FileError{Problem: "is empty", Fix: "commit the sops-encrypted file, or fix the file input"}
+	case !utf8.Valid(data):
+		return &FileError{Problem: "is not UTF-8 text (is it a binary file?)", Fix: "the file must be a sops-encrypted YAML file"}
+	}
+	return nil
+}
+
+// decodeOne decodes the file's one YAML document. A syntax error names
+// its line only: the YAML library's message can quote the file.
+func decodeOne(data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
 	for {
@@ -172,7 +195,7 @@ func parseShape(data []byte) (*yaml.Node, error) {
 			break
 		}
 		if err != nil {
-			fe := &FileError{Problem: "is not valid YAML", Hint: "check indentation and quoting near that line; sops-encrypted files are written by sops encrypt"}
+			fe := &FileError{Problem: "is not valid YAML", Fix: "check indentation and quoting near that line; sops-encrypted files are written by sops encrypt"}
 			if m := lineRE.FindStringSubmatch(err.Error()); m != nil {
 				fe.Line, _ = strconv.Atoi(m[1])
 			}
@@ -182,11 +205,15 @@ func parseShape(data []byte) (*yaml.Node, error) {
 	}
 	if len(docs) != 1 {
 		return nil, &FileError{Problem: fmt.Sprintf("holds %d YAML documents; one is expected", len(docs)),
-			Hint: "keep one document (no --- separators) in the secrets file"}
+			Fix: "keep one document (no --- separators) in the secrets file"}
 	}
-	doc := docs[0]
+	return docs[0], nil
+}
+
+// checkTop requires a mapping of key names at the top level.
+func checkTop(doc *yaml.Node) error {
 	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].ShortTag() == "!!null") {
-		return nil, &FileError{Problem: "is empty", Hint: "commit the sops-encrypted file, or fix the file input"}
+		return &FileError{Problem: "is empty", Fix: "commit the sops-encrypted file, or fix the file input"}
 	}
 	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
@@ -194,22 +221,28 @@ func parseShape(data []byte) (*yaml.Node, error) {
 		if top.Kind == yaml.SequenceNode {
 			kind = "a list"
 		}
-		return nil, &FileError{Line: top.Line, Problem: fmt.Sprintf("has %s at the top level, not a mapping of secret names to values", kind),
-			Hint: "the installed file is read by key name (database_url: …); put the values under key names"}
+		return &FileError{Line: top.Line, Problem: fmt.Sprintf("has %s at the top level, not a mapping of secret names to values", kind),
+			Fix: "the installed file is read by key name (database_url: …); put the values under key names"}
 	}
+	return nil
+}
+
+// checkNodes bounds the node count and the depth under top, and refuses
+// anchors and aliases.
+func checkNodes(top *yaml.Node) error {
 	nodes := 0
 	var walk func(n *yaml.Node, depth int) error
 	walk = func(n *yaml.Node, depth int) error {
 		nodes++
-		if nodes > MaxNodes {
-			return &FileError{Line: n.Line, Problem: fmt.Sprintf("has more than %d YAML nodes", MaxNodes), Hint: "split the file or remove unused keys"}
+		if nodes > maxNodes {
+			return &FileError{Line: n.Line, Problem: fmt.Sprintf("has more than %d YAML nodes", maxNodes), Fix: "split the file or remove unused keys"}
 		}
-		if depth > MaxDepth {
-			return &FileError{Line: n.Line, Problem: fmt.Sprintf("nests values deeper than %d levels", MaxDepth), Hint: "flatten the secrets file"}
+		if depth > maxDepth {
+			return &FileError{Line: n.Line, Problem: fmt.Sprintf("nests values deeper than %d levels", maxDepth), Fix: "flatten the secrets file"}
 		}
 		if n.Kind == yaml.AliasNode || n.Anchor != "" {
 			return &FileError{Line: n.Line, Problem: "uses YAML anchors or aliases, which sops never writes",
-				Hint: "re-encrypt the file with sops encrypt from a plaintext without anchors"}
+				Fix: "re-encrypt the file with sops encrypt from a plaintext without anchors"}
 		}
 		for _, c := range n.Content {
 			if err := walk(c, depth+1); err != nil {
@@ -218,10 +251,7 @@ func parseShape(data []byte) (*yaml.Node, error) {
 		}
 		return nil
 	}
-	if err := walk(top, 1); err != nil {
-		return nil, err
-	}
-	return doc, nil
+	return walk(top, 1)
 }
 
 // checkShape is parseShape, and refuses a document without a sops block.
@@ -244,7 +274,7 @@ func checkShape(data []byte) (*yaml.Node, error) {
 func ageMasterKeys(md sops.Metadata) ([]*sopsage.MasterKey, error) {
 	if len(md.KeyGroups) != 1 {
 		return nil, &UnsupportedError{Problem: fmt.Sprintf("uses %d sops key groups (Shamir secret sharing), which this action does not support", len(md.KeyGroups)),
-			Hint: "encrypt the file to plain age recipients, without key_groups or shamir_threshold"}
+			Fix: "encrypt the file to plain age recipients, without key_groups or shamir_threshold"}
 	}
 	var out []*sopsage.MasterKey
 	var other []string
@@ -257,7 +287,7 @@ func ageMasterKeys(md sops.Metadata) ([]*sopsage.MasterKey, error) {
 	}
 	if len(out) == 0 {
 		return nil, &UnsupportedError{Problem: fmt.Sprintf("has no age recipient (it is encrypted to %s only)", strings.Join(other, ", ")),
-			Hint: "add the environment's age recipient to .sops.yaml and run sops updatekeys on the file"}
+			Fix: "add the environment's age recipient to .sops.yaml and run sops updatekeys on the file"}
 	}
 	return out, nil
 }

@@ -10,8 +10,8 @@ import (
 type FileError struct {
 	Line    int // 1-based line, 0 if unknown
 	Problem string
-	Hint    string
-	cause   error // ErrNotEncrypted, or nil
+	Fix     string // how to fix it
+	cause   error  // ErrNotEncrypted, or nil
 }
 
 // ErrNotEncrypted is wrapped by the *FileError for a file that has no sops
@@ -28,6 +28,9 @@ func (e *FileError) Error() string {
 	return e.Problem
 }
 
+// Hint says how to fix it.
+func (e *FileError) Hint() string { return e.Fix }
+
 // PlaintextError says that values in a file that claims to be encrypted are
 // in plaintext. Keys holds their key paths, never their values.
 type PlaintextError struct {
@@ -40,7 +43,12 @@ func (e *PlaintextError) Error() string {
 	if e.Reason != "" {
 		msg += " (" + e.Reason + ")"
 	}
-	return msg
+	return msg + "; these values are in git history and must be rotated"
+}
+
+// Hint says how to fix it.
+func (e *PlaintextError) Hint() string {
+	return "set `unencrypted_regex: ^sops_` (or no regex) in .sops.yaml instead of `encrypted_regex: ^(?!sops_).*`, rotate every listed value, and re-encrypt with `sops encrypt --in-place`"
 }
 
 // NoMatchingKeyError says that none of the given age keys is a recipient of
@@ -55,6 +63,11 @@ func (e *NoMatchingKeyError) Error() string {
 		strings.Join(e.FileRecipients, ", "), strings.Join(e.KeyRecipients, ", "))
 }
 
+// Hint says how to fix it.
+func (e *NoMatchingKeyError) Hint() string {
+	return "use the age key of one of the file's recipients; after rotating keys, run `sops updatekeys` on the file so it is encrypted to the new recipient"
+}
+
 // IntegrityError says that the file was modified after sops encrypted it.
 // It never carries a MAC or any digest: the sops MAC is an unkeyed hash of
 // the plaintext.
@@ -65,16 +78,24 @@ type IntegrityError struct {
 
 func (e *IntegrityError) Error() string {
 	if e.Key != "" {
-		return fmt.Sprintf("value of %q %s", e.Key, e.Problem)
+		return fmt.Sprintf("failed its integrity check: value of %q %s", e.Key, e.Problem)
 	}
-	return e.Problem
+	return "failed its integrity check: " + e.Problem
+}
+
+// Hint says how to fix it.
+func (e *IntegrityError) Hint() string {
+	return "restore the file from git, or re-encrypt it with sops; never edit ENC[…] values or the sops: block by hand"
 }
 
 // UnsupportedError says that the file uses a sops feature this action does
 // not handle.
 type UnsupportedError struct {
 	Problem string
-	Hint    string
+	Fix     string // how to fix it
 }
 
 func (e *UnsupportedError) Error() string { return e.Problem }
+
+// Hint says how to fix it.
+func (e *UnsupportedError) Hint() string { return e.Fix }

@@ -28,7 +28,7 @@ func FuzzParseIdentities(f *testing.F) {
 		}
 		msg := err.Error()
 		if ke, ok := err.(*KeyInputError); ok {
-			msg += "\n" + ke.Hint
+			msg += "\n" + ke.Hint()
 		}
 		assertNoEcho(t, msg, input, func(in string) string {
 			_, err := ParseIdentities(in)
@@ -37,7 +37,7 @@ func FuzzParseIdentities(f *testing.F) {
 			}
 			m := err.Error()
 			if ke, ok := err.(*KeyInputError); ok {
-				m += "\n" + ke.Hint
+				m += "\n" + ke.Hint()
 			}
 			return m
 		})

@@ -8,9 +8,9 @@ import (
 	"filippo.io/age"
 )
 
-// MaxKeyInputSize bounds the age_key input. A real identity file with a
+// maxKeyInputSize bounds the age_key input. A real identity file with a
 // handful of keys and comments is well under 4 KiB.
-const MaxKeyInputSize = 64 << 10
+const maxKeyInputSize = 64 << 10
 
 // Identities are the age keys given by the user, with their public
 // recipients (safe to print) in the same order.
@@ -30,15 +30,18 @@ type KeyInputError struct {
 	Input   string // input name, e.g. "age_key"
 	Line    int    // 1-based; 0 when the problem is not tied to a line
 	Problem string
-	Hint    string
+	Fix     string // how to fix it
 }
 
 func (e *KeyInputError) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("%s: line %d: %s", e.Input, e.Line, e.Problem)
+		return fmt.Sprintf("input %s: line %d: %s", e.Input, e.Line, e.Problem)
 	}
-	return fmt.Sprintf("%s: %s", e.Input, e.Problem)
+	return fmt.Sprintf("input %s: %s", e.Input, e.Problem)
 }
+
+// Hint says how to fix it.
+func (e *KeyInputError) Hint() string { return e.Fix }
 
 // NormalizeKeyText undoes what copy-paste does to key material: a UTF-8 BOM,
 // CRLF or CR line ends, and surrounding blank lines or spaces.
@@ -55,10 +58,10 @@ func NormalizeKeyText(s string) string {
 // offending line is never echoed.
 func ParseIdentities(input string) (Identities, error) {
 	kerr := func(line int, problem, hint string) error {
-		return &KeyInputError{Input: "age_key", Line: line, Problem: problem, Hint: hint}
+		return &KeyInputError{Input: "age_key", Line: line, Problem: problem, Fix: hint}
 	}
-	if len(input) > MaxKeyInputSize {
-		return Identities{}, kerr(0, fmt.Sprintf("is larger than %d bytes", MaxKeyInputSize), "pass the contents of an age identity file, such as the output of age-keygen")
+	if len(input) > maxKeyInputSize {
+		return Identities{}, kerr(0, fmt.Sprintf("is larger than %d bytes", maxKeyInputSize), "pass the contents of an age identity file, such as the output of age-keygen")
 	}
 	if !utf8.ValidString(input) {
 		return Identities{}, kerr(0, "is not valid UTF-8", "pass the contents of an age identity file, such as the output of age-keygen")

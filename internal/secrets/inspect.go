@@ -56,7 +56,7 @@ func Inspect(data []byte, f Format) (*Inspection, error) {
 	md := p.tree.Metadata
 	out := &Inspection{Recipients: p.recipients, LastModified: md.LastModified, HasMAC: md.MessageAuthenticationCode != ""}
 	i := 0
-	walkLeaves(p.tree.Branches[0], func(path, _ string, _ any) {
+	walkLeaves(p.tree.Branches[0], func(path string, _ any) {
 		out.Keys = append(out.Keys, KeyInfo{Path: path, Encrypted: p.wouldDecrypt[i]})
 		i++
 	})
@@ -87,7 +87,7 @@ func prepare(data []byte, f Format) (*prepared, error) {
 		// accept only real age public keys.
 		if !IsAgeRecipient(k.Recipient) {
 			return nil, &FileError{Problem: "lists an age recipient that is not an age public key: its sops: age block was edited",
-				Hint: "restore the file from git, or re-encrypt it with sops"}
+				Fix: "restore the file from git, or re-encrypt it with sops"}
 		}
 		p.recipients = append(p.recipients, k.Recipient)
 	}
@@ -139,10 +139,10 @@ func loadFormat(data []byte, f Format) (sops.Tree, error) {
 	}
 	if err != nil && !errors.Is(err, sops.MetadataNotFound) && !isMetadataErr(data, f) {
 		return sops.Tree{}, &FileError{Problem: map[Format]string{FormatJSON: "is not valid JSON", FormatDotenv: "is not a valid .env file (each line is KEY=value or a # comment)"}[f],
-			Hint: "sops-encrypted files are written by sops encrypt"}
+			Fix: "sops-encrypted files are written by sops encrypt"}
 	}
 	if err == nil && len(tree.Branches) == 0 {
-		return sops.Tree{}, &FileError{Problem: "is empty", Hint: "commit the sops-encrypted file"}
+		return sops.Tree{}, &FileError{Problem: "is empty", Fix: "commit the sops-encrypted file"}
 	}
 	return tree, metadataError(err)
 }
@@ -173,7 +173,7 @@ func metadataError(err error) error {
 	}
 	// The text of err is not passed on: it may quote parts of the file.
 	return &FileError{Problem: "has a sops metadata block that sops cannot read",
-		Hint: "re-encrypt the file with sops encrypt, or restore the sops: block from git"}
+		Fix: "re-encrypt the file with sops encrypt, or restore the sops: block from git"}
 }
 
 // Rules are sops' choices of which values to encrypt, as a creation rule of
@@ -206,7 +206,7 @@ func EncryptedUnder(data []byte, f Format, rules Rules) ([]KeyInfo, error) {
 		return nil, err
 	}
 	var out []KeyInfo
-	walkLeaves(tree.Branches[0], func(path, _ string, _ any) {
+	walkLeaves(tree.Branches[0], func(path string, _ any) {
 		out = append(out, KeyInfo{Path: path, Encrypted: would[len(out)]})
 	})
 	return out, nil

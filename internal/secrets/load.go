@@ -96,7 +96,7 @@ func mapBranch(n *yaml.Node, b sops.TreeBranch, commentsDone bool) (sops.TreeBra
 			if key.Kind == yaml.ScalarNode {
 				if first, dup := seen[key.Value]; dup {
 					return nil, &FileError{Line: key.Line, Problem: fmt.Sprintf("defines key %q twice (first at line %d)", key.Value, first),
-						Hint: "remove one of them with sops edit"}
+						Fix: "remove one of them with sops edit"}
 				}
 				seen[key.Value] = key.Line
 			}

@@ -14,7 +14,7 @@ func PlainLeaves(data []byte) ([]Leaf, error) {
 		return nil, err
 	}
 	var leaves []Leaf
-	walkLeaves(branch, func(path, _ string, v any) {
+	walkLeaves(branch, func(path string, v any) {
 		typ, text := leafText(v)
 		leaves = append(leaves, Leaf{Path: path, Value: NewString(text), Type: typ})
 	})

@@ -7,10 +7,10 @@ package secrets
 
 import "fmt"
 
-// Redacted is what every secret-bearing type renders as.
-const Redacted = "[REDACTED]"
+// redacted is what every secret-bearing type renders as.
+const redacted = "[REDACTED]"
 
-// Bytes holds secret material. It renders as [Redacted] under every fmt verb
+// Bytes holds secret material. It renders as [REDACTED] under every fmt verb
 // so that a stray %v cannot print it. Use Reveal for the real bytes.
 type Bytes struct{ b []byte }
 
@@ -24,15 +24,15 @@ func (s Bytes) Reveal() []byte { return s.b }
 func (s Bytes) Len() int { return len(s.b) }
 
 // String implements fmt.Stringer with a redaction.
-func (s Bytes) String() string { return Redacted }
+func (s Bytes) String() string { return redacted }
 
 // GoString implements fmt.GoStringer with a redaction.
-func (s Bytes) GoString() string { return Redacted }
+func (s Bytes) GoString() string { return redacted }
 
 // Format implements fmt.Formatter so that every verb prints a redaction.
-func (s Bytes) Format(f fmt.State, _ rune) { fmt.Fprint(f, Redacted) }
+func (s Bytes) Format(f fmt.State, _ rune) { fmt.Fprint(f, redacted) }
 
-// String holds one secret string. It renders as [Redacted] under every fmt
+// String holds one secret string. It renders as [REDACTED] under every fmt
 // verb. Use Reveal for the value.
 type String struct{ s string }
 
@@ -46,10 +46,10 @@ func (s String) Reveal() string { return s.s }
 func (s String) Len() int { return len(s.s) }
 
 // String implements fmt.Stringer with a redaction.
-func (s String) String() string { return Redacted }
+func (s String) String() string { return redacted }
 
 // GoString implements fmt.GoStringer with a redaction.
-func (s String) GoString() string { return Redacted }
+func (s String) GoString() string { return redacted }
 
 // Format implements fmt.Formatter so that every verb prints a redaction.
-func (s String) Format(f fmt.State, _ rune) { fmt.Fprint(f, Redacted) }
+func (s String) Format(f fmt.State, _ rune) { fmt.Fprint(f, redacted) }

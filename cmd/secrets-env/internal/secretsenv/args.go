@@ -41,24 +41,46 @@ type Config struct {
 // ErrHelp is returned by ParseArgs for -h and -help.
 var ErrHelp = flag.ErrHelp
 
-// ParseArgs parses the arguments after the program name.
+// ParseArgs parses the arguments after the program name: flags, then
+// VAR=key exports, then -- and the command.
 func ParseArgs(args []string) (*Config, error) {
-	sep := -1
-	for i, a := range args {
-		if a == "--" {
-			sep = i
-			break
-		}
-	}
-	if sep < 0 {
-		for _, a := range args {
-			if a == "-h" || a == "-help" || a == "--help" {
-				return nil, ErrHelp
-			}
-		}
-		return nil, &UsageError{Problem: "no -- before the command", Hint: "write: secrets-env VAR=key ... -- COMMAND [ARG...]"}
+	sep, err := separator(args)
+	if err != nil {
+		return nil, err
 	}
 	cfg := &Config{File: DefaultFile, Command: args[sep+1:]}
+	exports, err := cfg.parseFlags(args[:sep])
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Specs, err = parseSpecs(exports); err != nil {
+		return nil, err
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// separator returns the index of the --, or ErrHelp for a help flag
+// without one.
+func separator(args []string) (int, error) {
+	for i, a := range args {
+		if a == "--" {
+			return i, nil
+		}
+	}
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return 0, ErrHelp
+		}
+	}
+	return 0, &UsageError{Problem: "no -- before the command", Hint: "write: secrets-env VAR=key ... -- COMMAND [ARG...]"}
+}
+
+// parseFlags sets cfg's flags from the arguments before the -- and returns
+// the rest, the VAR=key exports.
+func (cfg *Config) parseFlags(args []string) ([]string, error) {
 	var user string
 	fs := flag.NewFlagSet("secrets-env", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -66,7 +88,7 @@ func ParseArgs(args []string) (*Config, error) {
 	fs.StringVar(&user, "user", "", "")
 	fs.BoolVar(&cfg.Override, "override", false, "")
 	fs.BoolVar(&cfg.All, "all", false, "")
-	if err := fs.Parse(args[:sep]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, ErrHelp
 		}
@@ -76,48 +98,55 @@ func ParseArgs(args []string) (*Config, error) {
 	if cfg.File == "" {
 		return nil, &UsageError{Problem: "-file is empty"}
 	}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "user" {
-			cfg.User = &Cred{}
-		}
-	})
-	if cfg.User != nil {
+	userSet := false
+	fs.Visit(func(f *flag.Flag) { userSet = userSet || f.Name == "user" })
+	if userSet {
 		c, err := ParseUser(user)
 		if err != nil {
 			return nil, err
 		}
 		cfg.User = c
 	}
+	return fs.Args(), nil
+}
+
+// parseSpecs parses the VAR=key exports, each variable once.
+func parseSpecs(args []string) ([]Spec, error) {
+	var specs []Spec
 	seen := map[string]bool{}
-	for _, a := range fs.Args() {
+	for _, a := range args {
 		if strings.HasPrefix(a, "-") {
 			return nil, &UsageError{Problem: fmt.Sprintf("flag %q after a VAR=key argument", a), Hint: "put flags first: secrets-env -file PATH VAR=key ... -- COMMAND"}
 		}
 		name, key, ok := strings.Cut(a, "=")
-		if !ok {
+		switch {
+		case !ok:
 			return nil, &UsageError{Problem: fmt.Sprintf("argument %q is not VAR=key", a), Hint: "end the exports with -- before the command"}
-		}
-		if !ValidName(name) {
+		case !ValidName(name):
 			return nil, &UsageError{Problem: fmt.Sprintf("%q is not a valid variable name", name), Hint: "use ASCII letters, digits and _, not starting with a digit"}
-		}
-		if key == "" {
+		case key == "":
 			return nil, &UsageError{Problem: fmt.Sprintf("no key after %s=", name)}
-		}
-		if seen[name] {
+		case seen[name]:
 			return nil, &UsageError{Problem: fmt.Sprintf("variable %s is given twice", name)}
 		}
 		seen[name] = true
-		cfg.Specs = append(cfg.Specs, Spec{Var: name, Key: key})
+		specs = append(specs, Spec{Var: name, Key: key})
 	}
+	return specs, nil
+}
+
+// check refuses a configuration that exports nothing, or both ways, or
+// runs no command.
+func (cfg *Config) check() error {
 	switch {
 	case cfg.All && len(cfg.Specs) > 0:
-		return nil, &UsageError{Problem: "-all and VAR=key arguments are given together", Hint: "use one: -all exports every value, VAR=key only the ones named"}
+		return &UsageError{Problem: "-all and VAR=key arguments are given together", Hint: "use one: -all exports every value, VAR=key only the ones named"}
 	case !cfg.All && len(cfg.Specs) == 0:
-		return nil, &UsageError{Problem: "nothing to export", Hint: "name values with VAR=key, or pass -all"}
+		return &UsageError{Problem: "nothing to export", Hint: "name values with VAR=key, or pass -all"}
 	case len(cfg.Command) == 0:
-		return nil, &UsageError{Problem: "no command after --"}
+		return &UsageError{Problem: "no command after --"}
 	case cfg.Command[0] == "":
-		return nil, &UsageError{Problem: "the command is empty"}
+		return &UsageError{Problem: "the command is empty"}
 	}
-	return cfg, nil
+	return nil
 }

@@ -206,23 +206,8 @@ func (f *File) walk(n *yaml.Node, path string, parts []string, depth int) error 
 		f.entries[idx].Value = scalarValue(n)
 		return nil
 	case yaml.MappingNode:
-		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Kind != yaml.ScalarNode {
-				return &FileError{File: f.Name, Problem: fmt.Sprintf("has a mapping key that is not a string (line %d)", k.Line)}
-			}
-			p := k.Value
-			if depth > 0 {
-				p = path + "." + k.Value
-			}
-			if line, dup := seen[k.Value]; dup {
-				return &FileError{File: f.Name, Problem: fmt.Sprintf("has key %q twice (lines %d and %d)", p, line, k.Line)}
-			}
-			seen[k.Value] = k.Line
-			if err := f.walk(v, p, append(parts[:len(parts):len(parts)], k.Value), depth+1); err != nil {
-				return err
-			}
+		if err := f.walkMapping(n, path, parts, depth); err != nil {
+			return err
 		}
 		if idx >= 0 {
 			f.entries[idx].Kind = Mapping
@@ -244,6 +229,30 @@ func (f *File) walk(n *yaml.Node, path string, parts []string, depth int) error 
 				f.entries[idx].child = e.Path
 				break
 			}
+		}
+	}
+	return nil
+}
+
+// walkMapping walks a mapping's values, refusing keys that are not
+// strings or are given twice.
+func (f *File) walkMapping(n *yaml.Node, path string, parts []string, depth int) error {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return &FileError{File: f.Name, Problem: fmt.Sprintf("has a mapping key that is not a string (line %d)", k.Line)}
+		}
+		p := k.Value
+		if depth > 0 {
+			p = path + "." + k.Value
+		}
+		if line, dup := seen[k.Value]; dup {
+			return &FileError{File: f.Name, Problem: fmt.Sprintf("has key %q twice (lines %d and %d)", p, line, k.Line)}
+		}
+		seen[k.Value] = k.Line
+		if err := f.walk(v, p, append(parts[:len(parts):len(parts)], k.Value), depth+1); err != nil {
+			return err
 		}
 	}
 	return nil
