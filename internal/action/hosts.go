@@ -271,7 +271,11 @@ type timeoutError struct {
 }
 
 func (e *timeoutError) Error() string {
-	return fmt.Sprintf("did not finish within %s (%d attempt(s)); last error: %v; %s", e.After, e.Attempts, e.Last, oldOrNew)
+	msg := fmt.Sprintf("did not finish within %s (%d attempt(s)); last error: %v", e.After, e.Attempts, e.Last)
+	if !strings.HasSuffix(msg, remote.OldOrNew) { // the remote errors say it
+		msg += "; " + remote.OldOrNew
+	}
+	return msg
 }
 
 func (e *timeoutError) Unwrap() error { return e.Last }

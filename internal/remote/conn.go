@@ -102,7 +102,7 @@ func (e *SudoError) Error() string {
 type OpTimeoutError struct{ After time.Duration }
 
 func (e *OpTimeoutError) Error() string {
-	return fmt.Sprintf("an SFTP operation stalled for more than %s; the connection was closed", e.After)
+	return fmt.Sprintf("an SFTP operation stalled for more than %s; the connection was closed; %s", e.After, OldOrNew)
 }
 
 // Conn is an SSH connection with an SFTP session.

@@ -25,7 +25,7 @@ func checkDirs(dirs []string, infos []fs.FileInfo, uid int) error {
 	for i, fi := range infos {
 		d := dirs[i]
 		fail := func(err error) error {
-			return &InstallError{Step: "use the directory", Path: d, Err: err, Hint: dirHint}
+			return &InstallError{Step: "use the directory", Path: d, Err: err, Fix: dirHint}
 		}
 		switch {
 		case fi == nil:
@@ -73,7 +73,7 @@ func (tx *txn) ensureDirs(s Spec) error {
 	if s.UID > 0 && s.GID < 0 {
 		return &InstallError{Step: "create the directory", Path: dirs[missing],
 			Err:  fmt.Errorf("owner is set but group is not, so a directory the action creates would not let uid %d reach the file", s.UID),
-			Hint: fmt.Sprintf("create %s on the host so that uid %d can reach it (e.g. install -d -o root -g <its group> -m 0710), or set the group input", tx.dir, s.UID)}
+			Fix: fmt.Sprintf("create %s on the host so that uid %d can reach it (e.g. install -d -o root -g <its group> -m 0710), or set the group input", tx.dir, s.UID)}
 	}
 	mode := fs.FileMode(0o700)
 	if s.GID >= 0 {
@@ -106,7 +106,7 @@ func (tx *txn) makeDir(d string, mode fs.FileMode, gid int) error {
 	if err != nil {
 		_ = c.cleanupOp(func() error { return c.sftp.RemoveDirectory(d) })
 		return &InstallError{Step: fmt.Sprintf("give group %d to the directory", gid), Path: d, Err: err,
-			Hint: fmt.Sprintf("create %s on the host with group %d and mode 0710 (install -d -g %d -m 0710 %s), or set sudo: true", d, gid, gid, d)}
+			Fix: fmt.Sprintf("create %s on the host with group %d and mode 0710 (install -d -g %d -m 0710 %s), or set sudo: true", d, gid, gid, d)}
 	}
 	return nil
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 )
 
+// OldOrNew is what is always true of remote_path after a failure.
+const OldOrNew = "remote_path holds the previous or the new version, complete, never a partial one"
+
 // InstallError says which step of the install failed on which path. Err
 // may carry the server's status message, which is outside our control:
 // print it quoted.
@@ -20,13 +23,36 @@ type InstallError struct {
 	Step string // e.g. "create the temporary file"
 	Path string
 	Err  error
-	// Hint, when set, says how to fix a refusal (a link or directory at
-	// the target, an unsafe directory); otherwise the edge supplies one.
-	Hint string
+	// Fix, when set, says how to fix a refusal (a link or directory at
+	// the target, an unsafe directory): nothing was replaced.
+	Fix string
 }
 
+// Error says what failed and, unless it was a refusal, what remote_path
+// holds.
 func (e *InstallError) Error() string {
-	return fmt.Sprintf("failed to %s %q: %v", e.Step, e.Path, e.Err)
+	msg := fmt.Sprintf("failed to %s %q: %v", e.Step, e.Path, e.Err)
+	var ote *OpTimeoutError
+	if e.Fix == "" && !errors.As(e.Err, &ote) { // OpTimeoutError says it
+		msg += "; " + OldOrNew
+	}
+	return msg
+}
+
+// Hint says how to fix it: the refusal's own fix, else the cause's hint
+// when it has one (empty here, so that the cause's is used), else what a
+// server's refusal usually means.
+func (e *InstallError) Hint() string {
+	var h interface{ Hint() string }
+	switch {
+	case e.Fix != "":
+		return e.Fix
+	case errors.As(e.Err, &h):
+		return ""
+	case errors.Is(e.Err, fs.ErrPermission):
+		return "the login user cannot write there (or set that owner): set sudo: true with a sudoers rule for sftp-server, or use a directory the user owns"
+	}
+	return "check free space and permissions on the host"
 }
 
 func (e *InstallError) Unwrap() error { return e.Err }

@@ -49,7 +49,7 @@ func (e *LockError) Error() string {
 	if !e.Until.IsZero() {
 		msg += fmt.Sprintf(" until %s at the latest", e.Until.UTC().Format(time.RFC3339))
 	}
-	return msg + " and did not release it before this run ran out of time or was cancelled"
+	return msg + " and did not release it before this run ran out of time or was cancelled; remote_path was not touched"
 }
 
 // Hint says how to fix it.
@@ -119,7 +119,7 @@ func (tx *txn) lock(s Spec) error {
 		token, ttl, ok := parseLock(held)
 		if !ok {
 			return &InstallError{Step: "take the lock", Path: tx.lockPath(), Err: errors.New("it exists and is not a lock of this action"),
-				Hint: "remove it on the host if no deploy is running"}
+				Fix: "remove it on the host if no deploy is running"}
 		}
 		if token == c.state.token {
 			tx.hold(mine)

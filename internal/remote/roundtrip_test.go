@@ -109,7 +109,7 @@ func TestNamedPipeTarget(t *testing.T) {
 	select {
 	case err := <-done:
 		var ie *InstallError
-		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "not a regular file") || ie.Hint == "" {
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "not a regular file") || ie.Fix == "" {
 			t.Errorf("Install = %v, want the refusal of a target that is not a regular file, with a hint", err)
 		}
 	case <-time.After(DefaultTimeouts.Op / 2):

@@ -48,7 +48,7 @@ func Transient(err error) bool {
 	case errors.As(err, &ce):
 		return true
 	case errors.As(err, &ie):
-		return ie.Hint == "" && connectionLost(ie.Err)
+		return ie.Fix == "" && connectionLost(ie.Err)
 	}
 	return false
 }

@@ -256,7 +256,7 @@ func TestCreatedDirectories(t *testing.T) {
 	other := filepath.Join(base, "srv", "galaxy.yaml")
 	_, err := c.Install(Spec{Path: other, Content: []byte("a: b\n"), Mode: 0o600, UID: 4321, GID: -1})
 	var ie *InstallError
-	if !errors.As(err, &ie) || !strings.Contains(ie.Hint, "install -d") {
+	if !errors.As(err, &ie) || !strings.Contains(ie.Fix, "install -d") {
 		t.Fatalf("owner without group: got %v, want a refusal that says what to create", err)
 	}
 	if _, err := os.Stat(filepath.Dir(other)); !errors.Is(err, fs.ErrNotExist) {
@@ -468,7 +468,7 @@ func TestDirectoryChecks(t *testing.T) {
 				return
 			}
 			var ie *InstallError
-			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) || ie.Hint == "" || Transient(err) {
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) || ie.Fix == "" || Transient(err) {
 				t.Fatalf("got %v, want a refusal with a hint containing %q", err, tc.want)
 			}
 			if _, err := os.Stat(path); err == nil {

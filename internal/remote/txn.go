@@ -253,9 +253,9 @@ func checkTarget(p string, fi fs.FileInfo, step string) error {
 	case fi == nil:
 		return nil
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return &InstallError{Step: step, Path: p, Err: errors.New("it is a symbolic link; refusing to follow it"), Hint: targetHint}
+		return &InstallError{Step: step, Path: p, Err: errors.New("it is a symbolic link; refusing to follow it"), Fix: targetHint}
 	case !fi.Mode().IsRegular():
-		return &InstallError{Step: step, Path: p, Err: errors.New("it exists and is not a regular file"), Hint: targetHint}
+		return &InstallError{Step: step, Path: p, Err: errors.New("it exists and is not a regular file"), Fix: targetHint}
 	}
 	return nil
 }
