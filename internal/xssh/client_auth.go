@@ -27,11 +27,30 @@ const (
 // keeps supplying methods.
 const maxAuthClientTried = 64
 
+// xssh: begin patch
 // clientAuthenticate authenticates with the remote server. See RFC 4252.
+//
+// Patched (see README.md): the first method tried is config.Auth's first,
+// not "none", and when it is public keys whose first key has one signature
+// algorithm (ed25519, ecdsa), that key's signed request is written right
+// after the service request, before the server's answer, so the whole
+// authentication takes one round trip.
 func (c *connection) clientAuthenticate(config *ClientConfig) error {
+	sessionID := c.transport.getSessionID()
+	var first AuthMethod = new(noneAuth)
+	if len(config.Auth) > 0 {
+		first = config.Auth[0]
+	}
 	// initiate user auth session
 	if err := c.transport.writePacket(Marshal(&serviceRequestMsg{serviceUserAuth})); err != nil {
 		return err
+	}
+	if cb, ok := first.(publicKeyCallback); ok {
+		pk, err := cb.writeEarly(sessionID, config.User, c.transport, config.Rand)
+		if err != nil {
+			return err
+		}
+		first = pk
 	}
 	packet, err := c.transport.readPacket()
 	if err != nil {
@@ -69,14 +88,14 @@ func (c *connection) clientAuthenticate(config *ClientConfig) error {
 		return err
 	}
 
-	// during the authentication phase the client first attempts the "none" method
-	// then any untried methods suggested by the server.
+	// The client attempts config.Auth's first method (or "none" if there is
+	// none), then any untried methods suggested by the server.
 	var tried []string
 	var lastMethods []string
 	var partialSuccess []string
 
-	sessionID := c.transport.getSessionID()
-	for auth := AuthMethod(new(noneAuth)); auth != nil; {
+	for auth := first; auth != nil; {
+		// xssh: end patch
 		ok, methods, err := auth.auth(sessionID, config.User, c.transport, config.Rand, extensions)
 		if err != nil {
 			// On disconnect, return error immediately
@@ -331,41 +350,144 @@ func pickSignatureAlgorithm(signer Signer, extensions map[string][]byte) (MultiA
 	return as, algo, nil
 }
 
+// xssh: begin patch
+// auth sends a signed request for each key in turn, without first asking
+// whether the server would accept the key (RFC 4252 section 7 allows
+// either): the query costs a round trip and tells nothing the signed
+// request's answer does not.
 func (cb publicKeyCallback) auth(session []byte, user string, c packetConn, rand io.Reader, extensions map[string][]byte) (authResult, []string, error) {
-	// Authentication is performed by sending an enquiry to test if a key is
-	// acceptable to the remote. If the key is acceptable, the client will
-	// attempt to authenticate with the valid key.  If not the client will repeat
-	// the process with the remaining keys.
-
 	signers, err := cb()
 	if err != nil {
 		return authFailure, nil, err
 	}
+	return publicKeyAuth(signers, "", session, user, c, rand, extensions)
+}
+
+// writeEarly fetches the signers and, if the first one's key format has a
+// single signature algorithm, so that the server's "server-sig-algs" cannot
+// change the choice, writes its signed request at once. Call it right after
+// the service request, before reading the answer. The returned AuthMethod
+// reads the answer and goes on with the other keys; an error is returned
+// only when the write fails.
+func (cb publicKeyCallback) writeEarly(session []byte, user string, c packetConn, rand io.Reader) (AuthMethod, error) {
+	signers, err := cb()
+	if err != nil {
+		return &pipelinedPublicKeys{err: err}, nil
+	}
+	pk := &pipelinedPublicKeys{signers: signers}
+	if len(signers) == 0 || len(algorithmsForKeyFormat(signers[0].PublicKey().Type())) != 1 {
+		return pk, nil
+	}
+	as, algo, err := pickSignatureAlgorithm(signers[0], nil)
+	if err != nil {
+		// Left to publicKeyAuth, with the server's extensions.
+		return pk, nil
+	}
+	p, err := signedPublicKeyRequest(session, user, as, algo, signers[0].PublicKey(), rand)
+	if err != nil {
+		pk.err = err
+		return pk, nil
+	}
+	if err := c.writePacket(p); err != nil {
+		return nil, err
+	}
+	pk.sentAlgo = algo
+	return pk, nil
+}
+
+// pipelinedPublicKeys is a publicKeyCallback whose signers were fetched,
+// and whose first signer's request was written, if sentAlgo is set, along
+// with the service request.
+type pipelinedPublicKeys struct {
+	signers  []Signer
+	sentAlgo string
+	err      error // from fetching the signers or signing the first request
+}
+
+func (p *pipelinedPublicKeys) method() string {
+	return "publickey"
+}
+
+func (p *pipelinedPublicKeys) auth(session []byte, user string, c packetConn, rand io.Reader, extensions map[string][]byte) (authResult, []string, error) {
+	if p.err != nil {
+		return authFailure, nil, p.err
+	}
+	return publicKeyAuth(p.signers, p.sentAlgo, session, user, c, rand, extensions)
+}
+
+// signedPublicKeyRequest returns the signed publickey userauth request.
+func signedPublicKeyRequest(session []byte, user string, as MultiAlgorithmSigner, algo string, pub PublicKey, rand io.Reader) ([]byte, error) {
+	pubKey := pub.Marshal()
+	data := buildDataSignedForAuth(session, userAuthRequestMsg{
+		User:    user,
+		Service: serviceSSH,
+		Method:  "publickey",
+	}, algo, pubKey)
+	sign, err := as.SignWithAlgorithm(rand, data, underlyingAlgo(algo))
+	if err != nil {
+		return nil, err
+	}
+
+	// manually wrap the serialized signature in a string
+	s := Marshal(sign)
+	sig := make([]byte, stringLength(len(s)))
+	marshalString(sig, s)
+	msg := publickeyAuthMsg{
+		User:     user,
+		Service:  serviceSSH,
+		Method:   "publickey",
+		HasSig:   true,
+		Algoname: algo,
+		PubKey:   pubKey,
+		Sig:      sig,
+	}
+	return Marshal(&msg), nil
+}
+
+// publicKeyAuth tries each signer in turn. If sentAlgo is set, the request
+// for signers[0], with that algorithm, was already written.
+func publicKeyAuth(signers []Signer, sentAlgo string, session []byte, user string, c packetConn, rand io.Reader, extensions map[string][]byte) (authResult, []string, error) {
 	var methods []string
 	var errSigAlgo error
 
 	origSignersLen := len(signers)
 	for idx := 0; idx < len(signers); idx++ {
 		signer := signers[idx]
-		pub := signer.PublicKey()
-		as, algo, err := pickSignatureAlgorithm(signer, extensions)
-		if err != nil && errSigAlgo == nil {
-			// If we cannot negotiate a signature algorithm store the first
-			// error so we can return it to provide a more meaningful message if
-			// no other signers work.
-			errSigAlgo = err
-			continue
+		var as MultiAlgorithmSigner
+		algo := sentAlgo
+		if idx > 0 || sentAlgo == "" {
+			var err error
+			as, algo, err = pickSignatureAlgorithm(signer, extensions)
+			if err != nil {
+				// If we cannot negotiate a signature algorithm store the
+				// first error so we can return it to provide a more
+				// meaningful message if no other signers work.
+				if errSigAlgo == nil {
+					errSigAlgo = err
+				}
+				continue
+			}
+			p, err := signedPublicKeyRequest(session, user, as, algo, signer.PublicKey(), rand)
+			if err != nil {
+				return authFailure, nil, err
+			}
+			if err := c.writePacket(p); err != nil {
+				return authFailure, nil, err
+			}
 		}
-		ok, err := validateKey(pub, algo, user, c)
+		success, m, err := handleAuthResponse(c)
 		if err != nil {
 			return authFailure, nil, err
 		}
-		// OpenSSH 7.2-7.7 advertises support for rsa-sha2-256 and rsa-sha2-512
-		// in the "server-sig-algs" extension but doesn't support these
-		// algorithms for certificate authentication, so if the server rejects
-		// the key try to use the obtained algorithm as if "server-sig-algs" had
-		// not been implemented if supported from the algorithm signer.
-		if !ok && idx < origSignersLen && isRSACert(algo) && algo != CertAlgoRSAv01 {
+		methods = m
+
+		// OpenSSH 7.2-7.7 advertises support for rsa-sha2-256 and
+		// rsa-sha2-512 in the "server-sig-algs" extension but doesn't
+		// support these algorithms for certificate authentication, so if
+		// the server rejects the key try to use the obtained algorithm as
+		// if "server-sig-algs" had not been implemented if supported from
+		// the algorithm signer. (An early request never has an RSA key.)
+		if success == authFailure && as != nil && idx < origSignersLen && isRSACert(algo) && algo != CertAlgoRSAv01 {
 			if slices.Contains(as.Algorithms(), KeyAlgoRSA) {
 				// We retry using the compat algorithm after all signers have
 				// been tried normally.
@@ -375,55 +497,20 @@ func (cb publicKeyCallback) auth(session []byte, user string, c packetConn, rand
 				})
 			}
 		}
-		if !ok {
-			continue
-		}
-
-		pubKey := pub.Marshal()
-		data := buildDataSignedForAuth(session, userAuthRequestMsg{
-			User:    user,
-			Service: serviceSSH,
-			Method:  cb.method(),
-		}, algo, pubKey)
-		sign, err := as.SignWithAlgorithm(rand, data, underlyingAlgo(algo))
-		if err != nil {
-			return authFailure, nil, err
-		}
-
-		// manually wrap the serialized signature in a string
-		s := Marshal(sign)
-		sig := make([]byte, stringLength(len(s)))
-		marshalString(sig, s)
-		msg := publickeyAuthMsg{
-			User:     user,
-			Service:  serviceSSH,
-			Method:   cb.method(),
-			HasSig:   true,
-			Algoname: algo,
-			PubKey:   pubKey,
-			Sig:      sig,
-		}
-		p := Marshal(&msg)
-		if err := c.writePacket(p); err != nil {
-			return authFailure, nil, err
-		}
-		var success authResult
-		success, methods, err = handleAuthResponse(c)
-		if err != nil {
-			return authFailure, nil, err
-		}
 
 		// If authentication succeeds or partially succeeds, return immediately
 		// so the caller can select the next auth method. According to RFC 4252
 		// Section 7, if the server no longer lists "publickey" among its
 		// allowed methods, do not attempt to authenticate with any other keys.
-		if success == authSuccess || success == authPartialSuccess || !slices.Contains(methods, cb.method()) {
-			return success, methods, err
+		if success == authSuccess || success == authPartialSuccess || !slices.Contains(methods, "publickey") {
+			return success, methods, nil
 		}
 	}
 
 	return authFailure, methods, errSigAlgo
 }
+
+// xssh: end patch
 
 // validateKey validates the key provided is acceptable to the server.
 func validateKey(key PublicKey, algo string, user string, c packetConn) (bool, error) {
