@@ -9,10 +9,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/productgalaxy/sops-deploy-action/bench/delayline"
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // traceRTT is the link the per-phase trace runs over: long enough that the

@@ -7,12 +7,11 @@ import (
 	"io/fs"
 	"strings"
 
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
-
 	"github.com/productgalaxy/sops-deploy-action/internal/inputs"
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
+	"github.com/productgalaxy/sops-deploy-action/internal/xssh/knownhosts"
 )
 
 // oldOrNew is what is always true of remote_path after a failure.

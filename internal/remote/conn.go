@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,7 +15,8 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
-	"golang.org/x/crypto/ssh"
+
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // Target is where to connect and as whom.
@@ -399,16 +401,23 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 	var (
 		hostErr   error
 		verified  bool
-		authTried bool
+		allowed   []string // the methods the last auth failure listed
 		presented ssh.PublicKey
 	)
 	cfg := &ssh.ClientConfig{
 		User: t.User,
+		// The fork (internal/xssh) sends the signed request at once, with
+		// no "none" probe, so the methods the host allows are learnt only
+		// from its answer: AuthCallback sees them after each failure and
+		// returns no other method.
 		Auth: []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
-			authTried = true
 			tracerFrom(ctx).emit("ssh: auth publickey")
 			return []ssh.Signer{signer}, nil
 		})},
+		AuthCallback: func(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+			allowed = ac.AllowedMethods
+			return nil, nil
+		},
 		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
 			presented = key
 			if err := hk.Check(addr, remote, key); err != nil {
@@ -446,7 +455,10 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 			// Cut during authentication: a network failure, not a refusal.
 			return nil, presented, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
 		case verified:
-			return nil, presented, &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: authTried}
+			// A host that does not list publickey did not consider the key.
+			// With no list (it disconnected instead), say the key was refused.
+			offered := allowed == nil || slices.Contains(allowed, "publickey")
+			return nil, presented, &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: offered}
 		}
 		return nil, presented, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
 	}
