@@ -97,6 +97,8 @@ type options struct {
 	stockKeys  bool
 	hostCert   bool
 	subsystem  string
+	noSFTP     bool
+	force      string
 }
 
 // WithStockHostKeys gives the server ecdsa (P-256) and rsa host keys next
@@ -118,6 +120,18 @@ func WithHostCertificate() Option {
 // the login user's shell.
 func WithSubsystem(command string) Option {
 	return func(o *options) { o.subsystem = command }
+}
+
+// WithoutSFTP leaves the Subsystem sftp line out of sshd_config, so the
+// server refuses the sftp subsystem request.
+func WithoutSFTP() Option {
+	return func(o *options) { o.noSFTP = true }
+}
+
+// WithForceCommand makes sshd run command (through the login user's
+// shell) for every session, whatever the client asked for.
+func WithForceCommand(command string) Option {
+	return func(o *options) { o.force = command }
 }
 
 // WithChroot confines SFTP sessions to dir (sshd's ChrootDirectory with
@@ -231,6 +245,12 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 		cfg += extraHostConfig
 		if o.subsystem != "" {
 			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp "+o.subsystem, 1)
+		}
+		if o.noSFTP {
+			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath+"\n", "", 1)
+		}
+		if o.force != "" {
+			cfg += "ForceCommand " + o.force + "\n"
 		}
 		if o.chroot != "" {
 			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp internal-sftp", 1) +
