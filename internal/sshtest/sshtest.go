@@ -99,6 +99,7 @@ type options struct {
 	subsystem  string
 	noSFTP     bool
 	force      string
+	noPubkey   bool
 }
 
 // WithStockHostKeys gives the server ecdsa (P-256) and rsa host keys next
@@ -132,6 +133,12 @@ func WithoutSFTP() Option {
 // shell) for every session, whatever the client asked for.
 func WithForceCommand(command string) Option {
 	return func(o *options) { o.force = command }
+}
+
+// WithoutPublicKeyAuth turns public key authentication off and password
+// authentication on, as on a host that allows passwords only.
+func WithoutPublicKeyAuth() Option {
+	return func(o *options) { o.noPubkey = true }
 }
 
 // WithChroot confines SFTP sessions to dir (sshd's ChrootDirectory with
@@ -248,6 +255,9 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 		}
 		if o.noSFTP {
 			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath+"\n", "", 1)
+		}
+		if o.noPubkey {
+			cfg = strings.Replace(cfg, "PubkeyAuthentication yes\nPasswordAuthentication no\n", "PubkeyAuthentication no\nPasswordAuthentication yes\n", 1)
 		}
 		if o.force != "" {
 			cfg += "ForceCommand " + o.force + "\n"
