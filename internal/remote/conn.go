@@ -232,8 +232,12 @@ var sftpOptions = []sftp.ClientOption{sftp.UseConcurrentWrites(true)}
 
 // startSFTP opens a session channel and starts the sftp subsystem on it,
 // as sftp.NewClient does, but with the request stream passed through tr,
-// and in one round trip: the subsystem request goes from a goroutine, and
-// pkg/sftp's INIT follows it at once instead of waiting for its reply.
+// and without waiting for the subsystem request's reply before INIT: the
+// request goes from a goroutine and INIT follows it on the wire. That
+// saves a round trip where the server grants the channel's window at the
+// open (x/crypto's server); OpenSSH grants it only once the subsystem
+// runs, with the reply, so there INIT still waits for it (in x/crypto's
+// window accounting).
 func (c *Conn) startSFTP(tr tracer) error {
 	tr.emit("ssh: open session channel")
 	sess, stdin, stdout, _, err := c.openSession()
@@ -259,8 +263,8 @@ func (c *Conn) startSFTP(tr tracer) error {
 	return nil
 }
 
-// requestFirst sends a session's channel request (subsystem, exec) with
-// send, from a goroutine, and returns stdin wrapped so that its first
+// requestFirst sends a session's channel request with send, from a
+// goroutine, and returns stdin wrapped so that its first
 // write waits only until the request is on the wire, not for the reply,
 // and the channel that delivers send's result. A refusal closes the
 // session, so whatever reads its stdout sees EOF at once instead of
