@@ -9,11 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/productgalaxy/sops-deploy-action/bench/delayline"
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // traceRTT is the link the per-phase trace runs over: long enough that the

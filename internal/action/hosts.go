@@ -8,12 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/productgalaxy/sops-deploy-action/internal/inputs"
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
 	"github.com/productgalaxy/sops-deploy-action/internal/report"
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // hostDeployer installs (or rolls back) on one host, with retries.

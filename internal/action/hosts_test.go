@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/productgalaxy/sops-deploy-action/internal/inputs"
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // firstCut forwards TCP to upstream; the first connection is cut once

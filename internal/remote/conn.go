@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,7 +15,8 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
-	"golang.org/x/crypto/ssh"
+
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // Target is where to connect and as whom.
@@ -108,6 +110,7 @@ func (e *OpTimeoutError) Error() string {
 // Conn is an SSH connection with an SFTP session.
 type Conn struct {
 	ssh     *ssh.Client
+	wire    *wireConn // what c.ssh runs over
 	jump    *ssh.Client
 	sftp    *sftp.Client
 	session *ssh.Session // the sudo exec channel, if any
@@ -143,21 +146,21 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts O
 	ctx = withTracer(ctx, tr)
 	dial := tcpDialer(t, to)
 	if opts.Jump != nil {
-		jc, _, err := dialSSH(ctx, *opts.Jump, signer, hk, to, tcpDialer(*opts.Jump, to))
+		jc, _, _, err := dialSSH(ctx, *opts.Jump, signer, hk, to, tcpDialer(*opts.Jump, to))
 		if err != nil {
 			return nil, err
 		}
 		c.jump = jc
 		dial = jumpDialer(jc, *opts.Jump, t, to)
 	}
-	client, key, err := dialSSH(ctx, t, signer, hk, to, dial)
+	client, key, wire, err := dialSSH(ctx, t, signer, hk, to, dial)
 	if err != nil {
 		if c.jump != nil {
 			c.jump.Close()
 		}
 		return nil, err
 	}
-	c.ssh, c.HostKey, c.HostKeyType = client, ssh.FingerprintSHA256(key), key.Type()
+	c.ssh, c.wire, c.HostKey, c.HostKeyType = client, wire, ssh.FingerprintSHA256(key), key.Type()
 	// A cancelled run still removes its temporary files: the connection
 	// stays open for cancelGrace, then it is closed whatever is in flight.
 	c.stop = context.AfterFunc(ctx, func() { time.AfterFunc(cancelGrace, c.closeTransport) })
@@ -228,7 +231,13 @@ const maxStderr = 4096
 var sftpOptions = []sftp.ClientOption{sftp.UseConcurrentWrites(true)}
 
 // startSFTP opens a session channel and starts the sftp subsystem on it,
-// as sftp.NewClient does, but with the request stream passed through tr.
+// as sftp.NewClient does, but with the request stream passed through tr,
+// and without waiting for the subsystem request's reply before INIT: the
+// request goes from a goroutine and INIT follows it on the wire. That
+// saves a round trip where the server grants the channel's window at the
+// open (x/crypto's server); OpenSSH grants it only once the subsystem
+// runs, with the reply, so there INIT still waits for it (in x/crypto's
+// window accounting).
 func (c *Conn) startSFTP(tr tracer) error {
 	tr.emit("ssh: open session channel")
 	sess, stdin, stdout, _, err := c.openSession()
@@ -236,15 +245,43 @@ func (c *Conn) startSFTP(tr tracer) error {
 		return err
 	}
 	tr.emit("ssh: subsystem request")
-	if err := sess.RequestSubsystem("sftp"); err != nil {
-		return err
+	in, reply := c.requestFirst(sess, stdin, func() error { return sess.RequestSubsystem("sftp") })
+	sc, err := sftp.NewClientPipe(stdout, c.sent.countSFTP(traceSFTP(in, tr)), sftpOptions...)
+	// The reply comes before VERSION, or the refusal closed the channel,
+	// or the connection is gone (the operation timeout closes it): this
+	// never waits longer than NewClientPipe did.
+	if rerr := <-reply; rerr != nil {
+		if sc != nil {
+			sc.Close()
+		}
+		return rerr
 	}
-	sc, err := sftp.NewClientPipe(stdout, c.sent.countSFTP(traceSFTP(stdin, tr)), sftpOptions...)
 	if err != nil {
 		return err
 	}
 	c.sftp = sc
 	return nil
+}
+
+// requestFirst sends a session's channel request with send, from a
+// goroutine, and returns stdin wrapped so that its first
+// write waits only until the request is on the wire, not for the reply,
+// and the channel that delivers send's result. A refusal closes the
+// session, so whatever reads its stdout sees EOF at once instead of
+// waiting for an answer that never comes.
+func (c *Conn) requestFirst(sess *ssh.Session, stdin io.WriteCloser, send func() error) (io.WriteCloser, <-chan error) {
+	sent := c.wire.nextWrite()
+	done := make(chan struct{})
+	reply := make(chan error, 1)
+	go func() {
+		err := send()
+		if err != nil {
+			sess.Close()
+		}
+		close(done)
+		reply <- err
+	}()
+	return &afterRequest{w: stdin, sent: sent, done: done}, reply
 }
 
 // openSession opens the session channel the SFTP stream runs on, with
@@ -330,33 +367,33 @@ const maxKeyProbes = 4
 // and the host is asked again for a key of a type not yet seen: a
 // fingerprint does not say its type, and a host with several keys shows
 // one per handshake. The mismatch is reported once every type was tried.
-func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Timeouts, dial dialFunc) (*ssh.Client, ssh.PublicKey, error) {
+func dialSSH(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Timeouts, dial dialFunc) (*ssh.Client, ssh.PublicKey, *wireConn, error) {
 	addr := t.Addr()
 	algos := hk.Algorithms(addr)
 	var seen []string
 	for probe := 1; ; probe++ {
-		client, presented, err := handshake(ctx, t, signer, hk, to, dial, algos)
+		client, presented, wire, err := handshake(ctx, t, signer, hk, to, dial, algos)
 		var he *HostKeyError
 		var ne *ssh.AlgorithmNegotiationError
 		switch {
 		case err == nil:
-			return client, presented, nil
+			return client, presented, wire, nil
 		case errors.As(err, &he) && hk.Pinned() && presented != nil:
 			seen = append(seen, presented.Type()+" "+ssh.FingerprintSHA256(presented))
 			he.Seen = seen
 			if algos = withoutKeyType(algos, presented.Type()); len(algos) == 0 || probe >= maxKeyProbes {
-				return nil, nil, he
+				return nil, nil, nil, he
 			}
 		case errors.As(err, &ne) && ne.What == "host key" && len(seen) > 0:
 			// The host has no key of the types left: the keys seen are all.
 			first, _, _ := strings.Cut(seen[0], " ")
-			return nil, nil, &HostKeyError{Host: addr, KeyType: first, Presented: strings.TrimPrefix(seen[0], first+" "), Seen: seen, Expected: hk.Expected(addr)}
+			return nil, nil, nil, &HostKeyError{Host: addr, KeyType: first, Presented: strings.TrimPrefix(seen[0], first+" "), Seen: seen, Expected: hk.Expected(addr)}
 		case errors.As(err, &ne) && ne.What == "host key":
 			// None of the known key types: an impostor, or a host whose keys
 			// were all replaced. Not a network failure.
-			return nil, nil, &HostKeyError{Host: addr, Offered: ne.RequestedAlgorithms, Expected: hk.Expected(addr)}
+			return nil, nil, nil, &HostKeyError{Host: addr, Offered: ne.RequestedAlgorithms, Expected: hk.Expected(addr)}
 		default:
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 }
@@ -390,25 +427,33 @@ func jumpDialer(jc *ssh.Client, jump, t Target, to Timeouts) dialFunc {
 
 // handshake runs one SSH handshake offering the host key algorithms algos.
 // It returns the key the host presented, if any, even on failure.
-func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Timeouts, dial dialFunc, algos []string) (*ssh.Client, ssh.PublicKey, error) {
+func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Timeouts, dial dialFunc, algos []string) (*ssh.Client, ssh.PublicKey, *wireConn, error) {
 	addr := t.Addr()
-	nc, err := dial(ctx)
+	dialed, err := dial(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	nc := &wireConn{Conn: dialed}
 	var (
 		hostErr   error
 		verified  bool
-		authTried bool
+		allowed   []string // the methods the last auth failure listed
 		presented ssh.PublicKey
 	)
 	cfg := &ssh.ClientConfig{
 		User: t.User,
+		// The fork (internal/xssh) sends the signed request at once, with
+		// no "none" probe, so the methods the host allows are learnt only
+		// from its answer: AuthCallback sees them after each failure and
+		// returns no other method.
 		Auth: []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
-			authTried = true
 			tracerFrom(ctx).emit("ssh: auth publickey")
 			return []ssh.Signer{signer}, nil
 		})},
+		AuthCallback: func(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+			allowed = ac.AllowedMethods
+			return nil, nil
+		},
 		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
 			presented = key
 			if err := hk.Check(addr, remote, key); err != nil {
@@ -435,23 +480,26 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 		var ne *ssh.AlgorithmNegotiationError
 		switch {
 		case hostErr != nil:
-			return nil, presented, hostErr
+			return nil, presented, nil, hostErr
 		case ctx.Err() != nil:
-			return nil, presented, &ConnectError{Addr: addr, Phase: "handshake with", Err: ctx.Err()}
+			return nil, presented, nil, &ConnectError{Addr: addr, Phase: "handshake with", Err: ctx.Err()}
 		case errors.As(err, &ne):
-			return nil, presented, ne
+			return nil, presented, nil, ne
 		case isTimeout(err):
-			return nil, presented, &ConnectError{Addr: addr, Phase: "handshake with", Err: fmt.Errorf("no SSH handshake within %s", to.Handshake)}
+			return nil, presented, nil, &ConnectError{Addr: addr, Phase: "handshake with", Err: fmt.Errorf("no SSH handshake within %s", to.Handshake)}
 		case connectionLost(err):
 			// Cut during authentication: a network failure, not a refusal.
-			return nil, presented, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
+			return nil, presented, nil, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
 		case verified:
-			return nil, presented, &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: authTried}
+			// A host that does not list publickey did not consider the key.
+			// With no list (it disconnected instead), say the key was refused.
+			offered := allowed == nil || slices.Contains(allowed, "publickey")
+			return nil, presented, nil, &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: offered}
 		}
-		return nil, presented, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
+		return nil, presented, nil, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
 	}
 	_ = nc.SetDeadline(time.Time{})
-	return ssh.NewClient(cc, chans, reqs), presented, nil
+	return ssh.NewClient(cc, chans, reqs), presented, nc, nil
 }
 
 func isTimeout(err error) bool {

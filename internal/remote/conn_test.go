@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
-	"golang.org/x/crypto/ssh"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/localssh"
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 var testOptions = remote.Options{Timeouts: remote.Timeouts{Connect: 10 * time.Second, Handshake: 10 * time.Second, Op: 30 * time.Second}}
@@ -24,7 +25,7 @@ var testOptions = remote.Options{Timeouts: remote.Timeouts{Connect: 10 * time.Se
 func startLocal(t *testing.T, cfg localssh.Config) (*localssh.Server, ssh.Signer) {
 	t.Helper()
 	signer := newEd25519Signer(t)
-	cfg.AuthorizedKey = signer.PublicKey()
+	cfg.AuthorizedKey = upstreamKey(t, signer.PublicKey())
 	srv, err := localssh.Start(cfg)
 	if err != nil {
 		t.Fatalf("localssh.Start: %v", err)
@@ -136,7 +137,7 @@ func TestDialHostKeyError(t *testing.T) {
 	}{
 		{name: "pinned fingerprint", hk: newHostKeys(t, "", []string{ssh.FingerprintSHA256(wrong)})},
 		{name: "known_hosts mismatch", hk: newHostKeys(t, entry("[127.0.0.1]:"+portString(srv.Port), wrong), nil)},
-		{name: "known_hosts other port", hk: newHostKeys(t, entry("127.0.0.1", srv.HostKey), nil), wantUnknown: true},
+		{name: "known_hosts other port", hk: newHostKeys(t, entry("127.0.0.1", forkKey(t, srv.HostKey)), nil), wantUnknown: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -279,16 +280,16 @@ func TestDialCertAuthority(t *testing.T) {
 // test ends. It returns its address.
 func startCertServer(t *testing.T, client ssh.PublicKey, hostKeys ...ssh.Signer) string {
 	t.Helper()
-	cfg := &ssh.ServerConfig{
-		PublicKeyCallback: func(_ ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	cfg := &gossh.ServerConfig{
+		PublicKeyCallback: func(_ gossh.ConnMetadata, key gossh.PublicKey) (*gossh.Permissions, error) {
 			if string(key.Marshal()) != string(client.Marshal()) {
 				return nil, errors.New("not authorized")
 			}
-			return &ssh.Permissions{}, nil
+			return &gossh.Permissions{}, nil
 		},
 	}
 	for _, k := range hostKeys {
-		cfg.AddHostKey(k)
+		cfg.AddHostKey(upstreamSigner(t, k))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -323,18 +324,18 @@ func startCertServer(t *testing.T, client ssh.PublicKey, hostKeys ...ssh.Signer)
 			go func() {
 				defer wg.Done()
 				defer nc.Close()
-				_, chans, reqs, err := ssh.NewServerConn(nc, cfg)
+				_, chans, reqs, err := gossh.NewServerConn(nc, cfg)
 				if err != nil {
 					return
 				}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					ssh.DiscardRequests(reqs)
+					gossh.DiscardRequests(reqs)
 				}()
 				for newCh := range chans {
 					if newCh.ChannelType() != "session" {
-						newCh.Reject(ssh.UnknownChannelType, "session only")
+						newCh.Reject(gossh.UnknownChannelType, "session only")
 						continue
 					}
 					ch, chReqs, err := newCh.Accept()

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/crypto/ssh"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // maxCommandOutput bounds what is kept of a remote command's stdout and

@@ -17,10 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/localssh"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // proxy forwards TCP connections to addr and cuts each one after limit
@@ -285,9 +286,11 @@ func TestStallMidUpload(t *testing.T) {
 	t.Parallel()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, _ := ssh.NewSignerFromKey(priv)
+	// The test server runs upstream x/crypto/ssh: its key type.
+	authorized, _ := gossh.NewPublicKey(priv.Public())
 	var stalls sync.WaitGroup
 	srv, err := localssh.Start(localssh.Config{
-		AuthorizedKey: signer.PublicKey(),
+		AuthorizedKey: authorized,
 		WrapConn: func(c net.Conn) net.Conn {
 			return &unblockingStall{Conn: c, after: 40 << 10, wg: &stalls}
 		},

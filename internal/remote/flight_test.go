@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/productgalaxy/sops-deploy-action/bench/delayline"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // dialThroughLine connects to a real sshd through a delay line of the given

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/crypto/ssh"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // The Hint methods of the error types declared in conn.go live here while

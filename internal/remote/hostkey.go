@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
+	"github.com/productgalaxy/sops-deploy-action/internal/xssh/knownhosts"
 )
 
 // HostKeyError says the host's key is not the pinned one, is revoked, or

@@ -16,10 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
-
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
+	"github.com/productgalaxy/sops-deploy-action/internal/xssh/knownhosts"
 )
 
 func newEd25519Signer(t testing.TB) ssh.Signer {

@@ -8,9 +8,8 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // KeyError reports a problem with the ssh_key input without quoting it.

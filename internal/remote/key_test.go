@@ -14,10 +14,9 @@ import (
 	"sync"
 	"testing"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 const testPassphrase = "correct horse battery staple"

@@ -1,122 +1,246 @@
 package remote
 
 import (
-	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
-	"os"
-	"path/filepath"
+	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/productgalaxy/sops-deploy-action/bench/delayline"
+	"github.com/productgalaxy/sops-deploy-action/internal/localssh"
+	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
-// TestOperationRoundTrips counts, on the wire through a delay line in
-// front of a real sshd, the round trips each kind of operation takes
-// after the session is up (issue 10's budgets; see BENCHMARKS.md). A
-// count, not a time: it does not depend on the machine's speed.
-func TestOperationRoundTrips(t *testing.T) {
-	t.Parallel()
-	newVersion := []byte("database_url: postgres://new\napi_key: k-new\n")
-	sameSize := append(bytes.Repeat([]byte("#"), len(newVersion)-1), '\n')
-	old := []byte("database_url: postgres://old\n")
-	cases := []struct {
-		name             string
-		file, previous   []byte // on the host before (nil: absent)
-		rollback         bool
-		budget           int
-		wantFile, wantPr []byte
-	}{
-		// Lock and inspect (and OPEN the target); MKDIR, chmod, OPEN
-		// the new file and a second handle, READ the replaced version;
-		// mode, WRITE, FSYNC, LINK the old version; CLOSE, rename, LSTAT;
-		// keep the old version, RMDIR, release.
-		{name: "changed + backup", file: old, budget: 5, wantFile: newVersion, wantPr: old},
-		// One more: the READ that tells the same-sized file differs.
-		{name: "changed, same size + backup", file: sameSize, budget: 6, wantFile: newVersion, wantPr: sameSize},
-		// Nothing to keep: the release goes with the rename.
-		{name: "first deploy", budget: 4, wantFile: newVersion},
-		// Lock, inspect and OPEN; READ; release.
-		{name: "unchanged", file: newVersion, previous: old, budget: 3, wantFile: newVersion, wantPr: old},
-		// Lock and inspect; MKDIR, chmod, both links; switch; keep, release.
-		{name: "rollback", file: newVersion, previous: old, rollback: true, budget: 4, wantFile: old, wantPr: newVersion},
+// sessionRTT is the delay line's round trip in these tests. The counts do
+// not depend on it; a positive one keeps a client's back-to-back packets
+// together as one turn.
+const sessionRTT = 40 * time.Millisecond
+
+// lineTo puts a delay line in front of s and returns it with host keys
+// for s under the line's address.
+func lineTo(t *testing.T, s *sshtest.SSHD) (*delayline.Line, Target, *HostKeys) {
+	t.Helper()
+	line, err := delayline.Listen(s.Host+":0", s.Addr, sessionRTT)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range cases {
+	t.Cleanup(func() { line.Close() })
+	port := atoi(portOf(line.Addr()))
+	kh := fmt.Sprintf("[%s]:%d %s", s.Host, port, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(s.HostKey))))
+	hk, err := NewHostKeys(kh, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return line, Target{Host: s.Host, Port: port, User: s.User}, hk
+}
+
+// sessionCounts dials tg through line and returns the round trips up to
+// the channel open (TCP, key exchange and auth) and up to the answer to
+// the first SFTP request (INIT's VERSION), which is when Dial returns.
+func sessionCounts(t *testing.T, line *delayline.Line, tg Target, signer ssh.Signer, hk *HostKeys) (toAuth, toSFTP int, c *Conn) {
+	t.Helper()
+	toAuth = -1
+	trace := func(event string) {
+		if event == "ssh: open session channel" && toAuth < 0 {
+			toAuth = line.Conns()[0].RoundTrips()
+		}
+	}
+	c, err := Dial(context.Background(), tg, signer, hk, Options{Timeouts: DefaultTimeouts, Trace: trace})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	conns := line.Conns()
+	if len(conns) != 1 {
+		t.Fatalf("%d connections, want 1", len(conns))
+	}
+	return toAuth, conns[0].RoundTrips(), c
+}
+
+// TestSessionRoundTrips counts, through a delay line in front of real
+// OpenSSH, the round trips of the SSH session: TCP 1 and key exchange 2,
+// then auth 1 (the service request and the signed request pipelined) for
+// an ed25519 or ecdsa key, 2 for an RSA key (it waits for server-sig-algs
+// before it signs); channel open 1, SFTP start 2: OpenSSH opens a session
+// channel with a window of 0 until its subsystem runs, so INIT cannot
+// follow the subsystem request before the reply (with its window adjust).
+func TestSessionRoundTrips(t *testing.T) {
+	t.Parallel()
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		key          any // nil: sshtest's ed25519 client key
+		toAuth, full int
+	}{
+		{"ed25519", nil, 4, 7},
+		{"ecdsa", ecKey, 4, 7},
+		// OpenSSH 8.8 and later refuse ssh-rsa (SHA-1) signatures: a
+		// login shows that rsa-sha2-256/512 was picked.
+		{"rsa", rsaKey, 5, 8},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c, line := dialThroughLine(t, 20*time.Millisecond)
-			p := filepath.Join(t.TempDir(), "galaxy.yaml")
-			put(t, p, tc.file)
-			put(t, p+BackupSuffix, tc.previous)
+			var opts []sshtest.Option
+			var signer ssh.Signer
+			if tc.key != nil {
+				var err error
+				if signer, err = ssh.NewSignerFromKey(tc.key); err != nil {
+					t.Fatal(err)
+				}
+				up, err := gossh.ParsePublicKey(signer.PublicKey().Marshal())
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, sshtest.WithAuthorizedKey(up))
+			}
+			s := sshtest.Start(t, opts...)
+			if tc.key == nil {
+				signer = signerFromPEM(t, s.ClientKeyPEM)
+			}
+			line, tg, hk := lineTo(t, s)
+			toAuth, full, c := sessionCounts(t, line, tg, signer, hk)
+			t.Logf("%d round trips to auth's end, %d to SFTP's VERSION", toAuth, full)
+			if toAuth > tc.toAuth {
+				t.Errorf("TCP, key exchange and auth took %d round trips, want at most %d", toAuth, tc.toAuth)
+			}
+			if full > tc.full {
+				t.Errorf("the session took %d round trips up to SFTP's VERSION, want at most %d", full, tc.full)
+			}
+			// The session works: one more request, one more round trip.
 			before := line.Conns()[0].RoundTrips()
-			s := Spec{Path: p, Mode: 0o600, UID: -1, GID: -1, Backup: true}
-			var err error
-			var res *Installed
-			if tc.rollback {
-				res, err = c.Rollback(s)
-			} else {
-				s.Content, s.ReadPrevious = newVersion, 1<<20
-				res, err = c.Install(s)
+			if _, err := c.sftp.Lstat("/"); err != nil {
+				t.Fatalf("Lstat: %v", err)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := line.Conns()[0].RoundTrips() - before; got > tc.budget {
-				t.Errorf("%d round trips after the session was up, want at most %d", got, tc.budget)
-			}
-			if got, _ := os.ReadFile(p); !bytes.Equal(got, tc.wantFile) {
-				t.Errorf("the host holds %q, want %q", got, tc.wantFile)
-			}
-			if got, _ := os.ReadFile(p + BackupSuffix); !bytes.Equal(got, tc.wantPr) {
-				t.Errorf("the backup holds %q, want %q", got, tc.wantPr)
-			}
-			if !tc.rollback && res.Changed != (tc.file == nil || !bytes.Equal(tc.file, newVersion)) {
-				t.Errorf("Changed = %v", res.Changed)
-			}
-			if !tc.rollback && res.Changed && tc.file != nil && (!res.HasPrevious || !bytes.Equal(res.Previous.Reveal(), tc.file)) {
-				t.Errorf("the replaced version was not read back in the install (HasPrevious = %v)", res.HasPrevious)
+			if got := line.Conns()[0].RoundTrips() - before; got != 1 {
+				t.Errorf("an SFTP request took %d round trips, want 1", got)
 			}
 		})
 	}
 }
 
-func put(t *testing.T, p string, b []byte) {
-	t.Helper()
-	if b == nil {
-		return
-	}
-	if err := os.WriteFile(p, b, 0o600); err != nil {
+// TestSessionRoundTripsOpenWindow: against a server that opens a session
+// channel's window at once (x/crypto's, in internal/localssh), INIT rides
+// with the subsystem request: SFTP start costs 1 and the session 6.
+func TestSessionRoundTripsOpenWindow(t *testing.T) {
+	t.Parallel()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
 		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorized, err := gossh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := localssh.Start(localssh.Config{AuthorizedKey: authorized})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	line, err := delayline.Listen(srv.Host+":0", srv.Addr, sessionRTT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { line.Close() })
+	port := atoi(portOf(line.Addr()))
+	hk, err := NewHostKeys(fmt.Sprintf("[%s]:%d %s", srv.Host, port, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(srv.HostKey)))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toAuth, full, _ := sessionCounts(t, line, Target{Host: srv.Host, Port: port, User: "deploy"}, signer, hk)
+	t.Logf("%d round trips to auth's end, %d to SFTP's VERSION", toAuth, full)
+	if toAuth > 4 {
+		t.Errorf("TCP, key exchange and auth took %d round trips, want at most 4", toAuth)
+	}
+	if full > 6 {
+		t.Errorf("the session took %d round trips up to SFTP's VERSION, want at most 6", full)
 	}
 }
 
-// TestNamedPipeTarget: the OPEN that goes with the lock is not waited for,
-// so a named pipe at the target (which blocks sftp-server's open) is
-// refused with the target's error, without waiting out the operation
-// timeout.
-func TestNamedPipeTarget(t *testing.T) {
+// TestSessionAuthErrors: without the "none" probe and the publickey query,
+// a refused key is still an AuthError that names the key, and a host that
+// takes no public keys is still told apart (from its failure's method
+// list).
+func TestSessionAuthErrors(t *testing.T) {
 	t.Parallel()
-	c, _ := dialThroughLine(t, 0)
-	p := filepath.Join(t.TempDir(), "galaxy.yaml")
-	if err := syscall.Mkfifo(p, 0o600); err != nil {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Install(Spec{Path: p, Content: []byte("k: v\n"), Mode: 0o600, UID: -1, GID: -1, ReadPrevious: 1 << 20})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		var ie *InstallError
-		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "not a regular file") || ie.Fix == "" {
-			t.Errorf("Install = %v, want the refusal of a target that is not a regular file, with a hint", err)
-		}
-	case <-time.After(DefaultTimeouts.Op / 2):
-		t.Fatal("Install still runs: it waits for the OPEN of the named pipe")
+	other, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Unblock the sftp-server that opened the pipe, so it can exit.
-	if f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-		f.Close()
+	for _, tc := range []struct {
+		name    string
+		opts    []sshtest.Option
+		user    string // "" is the test user
+		signer  ssh.Signer
+		offered bool
+		want    string
+	}{
+		{name: "key not in authorized_keys", signer: other, offered: true, want: "refused the ssh_key (" + ClientKeyDescription(other) + ")"},
+		{name: "other user", user: "sopsdeploy-nosuchuser", offered: true, want: "refused the ssh_key"},
+		{name: "no public key auth", opts: []sshtest.Option{sshtest.WithoutPublicKeyAuth()}, offered: false, want: "does not accept public key authentication"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := sshtest.Start(t, tc.opts...)
+			signer := tc.signer
+			if signer == nil {
+				signer = signerFromPEM(t, s.ClientKeyPEM)
+			}
+			line, tg, hk := lineTo(t, s)
+			if tc.user != "" {
+				tg.User = tc.user
+			}
+			c, err := Dial(context.Background(), tg, signer, hk, Options{Timeouts: DefaultTimeouts})
+			if c != nil {
+				c.Close()
+				t.Fatal("Dial returned a connection")
+			}
+			var ae *AuthError
+			if !errors.As(err, &ae) {
+				t.Fatalf("Dial = %v (%T), want *AuthError", err, err)
+			}
+			if Transient(err) {
+				t.Errorf("an AuthError must not be retried")
+			}
+			if got, want := ae.Offered, tc.offered; got != want {
+				t.Errorf("Offered: got %v, want %v", got, want)
+			}
+			if got, want := ae.Key, ClientKeyDescription(signer); got != want {
+				t.Errorf("Key: got %q, want %q", got, want)
+			}
+			if got, want := ae.User, tg.User; got != want {
+				t.Errorf("User: got %q, want %q", got, want)
+			}
+			if got := err.Error(); !strings.Contains(got, tc.want) {
+				t.Errorf("got %q, want it to contain %q", got, tc.want)
+			}
+			if n := len(line.Conns()); n != 1 {
+				t.Errorf("%d connections, want 1", n)
+			}
+		})
 	}
 }

@@ -7,7 +7,8 @@ import (
 	"syscall"
 
 	"github.com/pkg/sftp"
-	"golang.org/x/crypto/ssh"
+
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
 // Transient reports whether err is a network failure worth retrying:

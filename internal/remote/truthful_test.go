@@ -479,21 +479,34 @@ func TestDirectoryChecks(t *testing.T) {
 	}
 }
 
-// TestSFTPStartFailures: a host whose SFTP subsystem is missing, or whose
-// login prints text into the SFTP stream, fails with its own error and is
-// not retried.
+// TestSFTPStartFailures: a host whose SFTP subsystem is missing or
+// refused, whose ForceCommand exits, or whose login prints text into the
+// SFTP stream, fails with its own error, at once (not at the operation
+// timeout), and is not retried. The subsystem request's reply is not
+// awaited before INIT, so a refusal must end the wait for VERSION.
 func TestSFTPStartFailures(t *testing.T) {
 	t.Parallel()
 	sftpServer := sshtest.SFTPServerPath()
-	for _, tc := range []struct{ name, subsystem string }{
-		{"missing sftp-server", "/nonexistent/sftp-server"},
-		{"banner on stdout", "echo 'Welcome to galaxy'; exec " + sftpServer},
+	for _, tc := range []struct {
+		name string
+		opts []sshtest.Option
+	}{
+		{"missing sftp-server", []sshtest.Option{sshtest.WithSubsystem("/nonexistent/sftp-server")}},
+		{"banner on stdout", []sshtest.Option{sshtest.WithSubsystem("echo 'Welcome to galaxy'; exec " + sftpServer)}},
+		{"no sftp subsystem", []sshtest.Option{sshtest.WithoutSFTP()}},
+		{"ForceCommand exits", []sshtest.Option{sshtest.WithForceCommand("exit 1")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := sshtest.Start(t, sshtest.WithSubsystem(tc.subsystem))
+			s := sshtest.Start(t, tc.opts...)
 			hk, _ := NewHostKeys(s.KnownHosts, nil)
-			_, err := Dial(context.Background(), Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts})
+			// An operation timeout no test run reaches: a hang fails the
+			// test as an OpTimeoutError, never as a slow pass.
+			to := fastTimeouts
+			to.Op = time.Hour
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			_, err := Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: to})
 			var se *SFTPError
 			if !errors.As(err, &se) || Transient(err) {
 				t.Fatalf("got %v (%T), want an SFTPError, not retried", err, err)

@@ -97,6 +97,9 @@ type options struct {
 	stockKeys  bool
 	hostCert   bool
 	subsystem  string
+	noSFTP     bool
+	force      string
+	noPubkey   bool
 }
 
 // WithStockHostKeys gives the server ecdsa (P-256) and rsa host keys next
@@ -118,6 +121,24 @@ func WithHostCertificate() Option {
 // the login user's shell.
 func WithSubsystem(command string) Option {
 	return func(o *options) { o.subsystem = command }
+}
+
+// WithoutSFTP leaves the Subsystem sftp line out of sshd_config, so the
+// server refuses the sftp subsystem request.
+func WithoutSFTP() Option {
+	return func(o *options) { o.noSFTP = true }
+}
+
+// WithForceCommand makes sshd run command (through the login user's
+// shell) for every session, whatever the client asked for.
+func WithForceCommand(command string) Option {
+	return func(o *options) { o.force = command }
+}
+
+// WithoutPublicKeyAuth turns public key authentication off and password
+// authentication on, as on a host that allows passwords only.
+func WithoutPublicKeyAuth() Option {
+	return func(o *options) { o.noPubkey = true }
 }
 
 // WithChroot confines SFTP sessions to dir (sshd's ChrootDirectory with
@@ -231,6 +252,15 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 		cfg += extraHostConfig
 		if o.subsystem != "" {
 			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp "+o.subsystem, 1)
+		}
+		if o.noSFTP {
+			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath+"\n", "", 1)
+		}
+		if o.noPubkey {
+			cfg = strings.Replace(cfg, "PubkeyAuthentication yes\nPasswordAuthentication no\n", "PubkeyAuthentication no\nPasswordAuthentication yes\n", 1)
+		}
+		if o.force != "" {
+			cfg += "ForceCommand " + o.force + "\n"
 		}
 		if o.chroot != "" {
 			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp internal-sftp", 1) +
