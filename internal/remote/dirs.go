@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"time"
 )
 
 // errSymlinkDir marks a directory check that met a symbolic link: the
@@ -72,7 +71,7 @@ func (tx *txn) ensureDirs(s Spec) error {
 	}
 	if s.UID > 0 && s.GID < 0 {
 		return &InstallError{Step: "create the directory", Path: dirs[missing],
-			Err:  fmt.Errorf("owner is set but group is not, so a directory the action creates would not let uid %d reach the file", s.UID),
+			Err: fmt.Errorf("owner is set but group is not, so a directory the action creates would not let uid %d reach the file", s.UID),
 			Fix: fmt.Sprintf("create %s on the host so that uid %d can reach it (e.g. install -d -o root -g <its group> -m 0710), or set the group input", tx.dir, s.UID)}
 	}
 	mode := fs.FileMode(0o700)
@@ -142,4 +141,3 @@ func (e *CancelledError) Unwrap() error { return e.Cause }
 // Hint says what to do.
 func (e *CancelledError) Hint() string { return "run the deploy again" }
 
-var _ = time.Second
