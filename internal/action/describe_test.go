@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/inputs"
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"

@@ -109,8 +109,12 @@ func (e *OpTimeoutError) Error() string {
 
 // Conn is an SSH connection with an SFTP session.
 type Conn struct {
-	ssh     *ssh.Client
-	wire    *wireConn // what c.ssh runs over
+	ssh  *ssh.Client
+	wire *wireConn // what c.ssh runs over
+	addr string    // the target's host:port
+	// version reads the server's VERSION behind pkg/sftp's back (see
+	// version.go); nil on the sudo path, where pkg/sftp waits for it.
+	version *earlyVersion
 	jump    *ssh.Client
 	sftp    *sftp.Client
 	session *ssh.Session // the sudo exec channel, if any
@@ -160,7 +164,7 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts O
 		}
 		return nil, err
 	}
-	c.ssh, c.wire, c.HostKey, c.HostKeyType = client, wire, ssh.FingerprintSHA256(key), key.Type()
+	c.ssh, c.wire, c.addr, c.HostKey, c.HostKeyType = client, wire, t.Addr(), ssh.FingerprintSHA256(key), key.Type()
 	// A cancelled run still removes its temporary files: the connection
 	// stays open for cancelGrace, then it is closed whatever is in flight.
 	c.stop = context.AfterFunc(ctx, func() { time.AfterFunc(cancelGrace, c.closeTransport) })
@@ -237,7 +241,10 @@ var sftpOptions = []sftp.ClientOption{sftp.UseConcurrentWrites(true)}
 // saves a round trip where the server grants the channel's window at the
 // open (x/crypto's server); OpenSSH grants it only once the subsystem
 // runs, with the reply, so there INIT still waits for it (in x/crypto's
-// window accounting).
+// window accounting). Nor does it wait for INIT's answer: pkg/sftp reads
+// an early VERSION (version.go), so the first requests follow INIT, and a
+// server that answers INIT wrongly fails the first operation with the
+// SFTPError Dial would have returned.
 func (c *Conn) startSFTP(tr tracer) error {
 	tr.emit("ssh: open session channel")
 	sess, stdin, stdout, _, err := c.openSession()
@@ -246,7 +253,8 @@ func (c *Conn) startSFTP(tr tracer) error {
 	}
 	tr.emit("ssh: subsystem request")
 	in, reply := c.requestFirst(sess, stdin, func() error { return sess.RequestSubsystem("sftp") })
-	sc, err := sftp.NewClientPipe(stdout, c.sent.countSFTP(traceSFTP(in, tr)), sftpOptions...)
+	c.version = newEarlyVersion(stdout)
+	sc, err := sftp.NewClientPipe(c.version, c.sent.countSFTP(traceSFTP(in, tr)), sftpOptions...)
 	// The reply comes before VERSION, or the refusal closed the channel,
 	// or the connection is gone (the operation timeout closes it): this
 	// never waits longer than NewClientPipe did.
@@ -261,6 +269,50 @@ func (c *Conn) startSFTP(tr tracer) error {
 	}
 	c.sftp = sc
 	return nil
+}
+
+// hasExtension reports whether the SFTP server offers the extension
+// name, from its own VERSION.
+func (c *Conn) hasExtension(name string) (bool, error) {
+	if c.version == nil {
+		_, ok := c.sftp.HasExtension(name)
+		return ok, nil
+	}
+	var ext map[string]string
+	err := c.op(func() (err error) { ext, err = c.version.real(); return err })
+	if err != nil {
+		return false, c.startFailure(err)
+	}
+	_, ok := ext[name]
+	return ok, nil
+}
+
+// startFailed returns, when the server's VERSION did not come as it
+// should, the failure to start SFTP, classified as Dial does (a host that
+// still answers gave its final answer); nil when it came or is not known
+// yet.
+func (c *Conn) startFailed() error {
+	if c.version == nil || !closedChan(c.version.done) || c.version.err == nil {
+		return nil
+	}
+	return c.startFailure(c.version.err)
+}
+
+func (c *Conn) startFailure(err error) error {
+	var ote *OpTimeoutError
+	if !errors.As(err, &ote) && c.ctx.Err() == nil && c.alive() {
+		return &SFTPError{Addr: c.addr, Err: err}
+	}
+	return &ConnectError{Addr: c.addr, Phase: "start SFTP on", Err: err}
+}
+
+func closedChan(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // requestFirst sends a session's channel request with send, from a

@@ -140,4 +140,3 @@ func (e *CancelledError) Unwrap() error { return e.Cause }
 
 // Hint says what to do.
 func (e *CancelledError) Hint() string { return "run the deploy again" }
-

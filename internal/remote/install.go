@@ -510,7 +510,7 @@ const maxOneWrite = 1 << 15
 // once the write is answered) follows it on the wire. fsync flushes the
 // file, whichever descriptor it is called on.
 func (tx *txn) syncInFill(s Spec) bool {
-	_, canSync := tx.c.sftp.HasExtension("fsync@openssh.com")
+	canSync, _ := tx.c.hasExtension("fsync@openssh.com")
 	return canSync && len(s.Content) <= maxOneWrite
 }
 
@@ -600,7 +600,7 @@ type syncSteps = fillSteps
 func (tx *txn) syncSteps(f *sftp.File, s Spec) *syncSteps {
 	c, tmp := tx.c, tx.newPath()
 	var steps []func() error
-	_, canSync := c.sftp.HasExtension("fsync@openssh.com")
+	canSync, _ := c.hasExtension("fsync@openssh.com")
 	if canSync {
 		steps = append(steps, f.Sync)
 	}

@@ -45,8 +45,9 @@ func lineTo(t *testing.T, s *sshtest.SSHD) (*delayline.Line, Target, *HostKeys) 
 }
 
 // sessionCounts dials tg through line and returns the round trips up to
-// the channel open (TCP, key exchange and auth) and up to the answer to
-// the first SFTP request (INIT's VERSION), which is when Dial returns.
+// the channel open (TCP, key exchange and auth) and up to Dial's return:
+// the subsystem's reply. INIT is then on the wire, and its VERSION comes
+// with the answers to the first requests (version.go).
 func sessionCounts(t *testing.T, line *delayline.Line, tg Target, signer ssh.Signer, hk *HostKeys) (toAuth, toSFTP int, c *Conn) {
 	t.Helper()
 	toAuth = -1
@@ -71,9 +72,10 @@ func sessionCounts(t *testing.T, line *delayline.Line, tg Target, signer ssh.Sig
 // OpenSSH, the round trips of the SSH session: TCP 1 and key exchange 2,
 // then auth 1 (the service request and the signed request pipelined) for
 // an ed25519 or ecdsa key, 2 for an RSA key (it waits for server-sig-algs
-// before it signs); channel open 1, SFTP start 2: OpenSSH opens a session
-// channel with a window of 0 until its subsystem runs, so INIT cannot
-// follow the subsystem request before the reply (with its window adjust).
+// before it signs); channel open 1, subsystem request 1: OpenSSH opens a
+// session channel with a window of 0 until its subsystem runs, so INIT
+// cannot follow the subsystem request before the reply (with its window
+// adjust); then INIT goes with the first requests, which cost 1 in all.
 func TestSessionRoundTrips(t *testing.T) {
 	t.Parallel()
 	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -89,11 +91,11 @@ func TestSessionRoundTrips(t *testing.T) {
 		key          any // nil: sshtest's ed25519 client key
 		toAuth, full int
 	}{
-		{"ed25519", nil, 4, 7},
-		{"ecdsa", ecKey, 4, 7},
+		{"ed25519", nil, 4, 6},
+		{"ecdsa", ecKey, 4, 6},
 		// OpenSSH 8.8 and later refuse ssh-rsa (SHA-1) signatures: a
 		// login shows that rsa-sha2-256/512 was picked.
-		{"rsa", rsaKey, 5, 8},
+		{"rsa", rsaKey, 5, 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -116,14 +118,15 @@ func TestSessionRoundTrips(t *testing.T) {
 			}
 			line, tg, hk := lineTo(t, s)
 			toAuth, full, c := sessionCounts(t, line, tg, signer, hk)
-			t.Logf("%d round trips to auth's end, %d to SFTP's VERSION", toAuth, full)
+			t.Logf("%d round trips to auth's end, %d to the subsystem's reply", toAuth, full)
 			if toAuth > tc.toAuth {
 				t.Errorf("TCP, key exchange and auth took %d round trips, want at most %d", toAuth, tc.toAuth)
 			}
 			if full > tc.full {
-				t.Errorf("the session took %d round trips up to SFTP's VERSION, want at most %d", full, tc.full)
+				t.Errorf("the session took %d round trips up to the subsystem's reply, want at most %d", full, tc.full)
 			}
-			// The session works: one more request, one more round trip.
+			// The session works: the first request (behind INIT) costs
+			// one round trip.
 			before := line.Conns()[0].RoundTrips()
 			if _, err := c.sftp.Lstat("/"); err != nil {
 				t.Fatalf("Lstat: %v", err)
@@ -137,7 +140,8 @@ func TestSessionRoundTrips(t *testing.T) {
 
 // TestSessionRoundTripsOpenWindow: against a server that opens a session
 // channel's window at once (x/crypto's, in internal/localssh), INIT rides
-// with the subsystem request: SFTP start costs 1 and the session 6.
+// with the subsystem request; the session costs 6 up to the reply, as
+// against OpenSSH, where INIT rides with the first requests instead.
 func TestSessionRoundTripsOpenWindow(t *testing.T) {
 	t.Parallel()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -168,12 +172,12 @@ func TestSessionRoundTripsOpenWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	toAuth, full, _ := sessionCounts(t, line, Target{Host: srv.Host, Port: port, User: "deploy"}, signer, hk)
-	t.Logf("%d round trips to auth's end, %d to SFTP's VERSION", toAuth, full)
+	t.Logf("%d round trips to auth's end, %d to the subsystem's reply", toAuth, full)
 	if toAuth > 4 {
 		t.Errorf("TCP, key exchange and auth took %d round trips, want at most 4", toAuth)
 	}
 	if full > 6 {
-		t.Errorf("the session took %d round trips up to SFTP's VERSION, want at most 6", full)
+		t.Errorf("the session took %d round trips up to the subsystem's reply, want at most 6", full)
 	}
 }
 

@@ -506,11 +506,22 @@ func TestSFTPStartFailures(t *testing.T) {
 			to.Op = time.Hour
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			_, err := Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: to})
+			c, err := Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: to})
+			if err == nil {
+				// Dial does not wait for the server's VERSION (version.go):
+				// a server that sends none fails the first operation.
+				defer c.Close()
+				p := filepath.Join(t.TempDir(), "galaxy.yaml")
+				_, err = c.Install(Spec{Path: p, Content: []byte("k: v\n"), Mode: 0o600, UID: -1, GID: -1})
+				if _, serr := os.Stat(p); serr == nil {
+					t.Errorf("a file was installed")
+				}
+			}
 			var se *SFTPError
 			if !errors.As(err, &se) || Transient(err) {
 				t.Fatalf("got %v (%T), want an SFTPError, not retried", err, err)
 			}
+			t.Log(err)
 		})
 	}
 }

@@ -5,11 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/pkg/sftp"
 	"io/fs"
 	"path"
 	"strings"
 	"sync"
+
+	"github.com/pkg/sftp"
 )
 
 // RunState is what one run knows about one host across its attempts, so
@@ -89,16 +90,26 @@ func (tx *txn) lockPath() string   { return path.Join(tx.dir, TempPrefix+tx.base
 // makes hard links; readCur that it reads the target.
 func (c *Conn) begin(s Spec, needLink, readCur bool) (*txn, error) {
 	tx := &txn{c: c, path: s.Path, dir: path.Dir(s.Path), base: path.Base(s.Path), readCur: readCur}
+	if err := tx.lock(s); err != nil {
+		if serr := c.startFailed(); serr != nil {
+			c.closeTransport() // nothing more can be said on this session
+			return nil, serr
+		}
+		return nil, tx.abort(err)
+	}
+	// Checked once the first flight is answered: the server's VERSION
+	// came before its answers (see version.go).
 	for _, ext := range []string{"posix-rename@openssh.com", "hardlink@openssh.com"} {
 		if ext == "hardlink@openssh.com" && !needLink {
 			continue
 		}
-		if _, ok := c.sftp.HasExtension(ext); !ok {
-			return nil, &InstallError{Step: "replace atomically", Path: s.Path, Err: fmt.Errorf("the SFTP server lacks %s", ext)}
+		ok, err := c.hasExtension(ext)
+		if err == nil && !ok {
+			err = &InstallError{Step: "replace atomically", Path: s.Path, Err: fmt.Errorf("the SFTP server lacks %s", ext)}
 		}
-	}
-	if err := tx.lock(s); err != nil {
-		return nil, tx.abort(err)
+		if err != nil {
+			return nil, tx.abort(err)
+		}
 	}
 	if err := tx.inspect(); err != nil {
 		return nil, tx.abort(err)
