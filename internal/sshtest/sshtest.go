@@ -463,6 +463,14 @@ func sshdConfig(host string, port int, hostKey, authKeys, sftpServer string, pen
 		"MaxStartups 100",
 		"MaxSessions 50",
 		"Subsystem sftp " + sftpServer,
+		// sshd runs every session, sftp-server included, through the
+		// login shell, and bash sources ~/.bashrc when SSH_CLIENT is set
+		// and it is a top-level shell (SHLVL unset or 0). The test
+		// user's rc file is not the host under test (pyenv init here
+		// added 0.4 s to every session; one that prints would break
+		// them all); SHLVL=1 makes bash a nested shell that skips it.
+		// WithSubsystem covers a chatty shell on purpose.
+		"SetEnv SHLVL=1",
 	}
 	if penalties {
 		// Tests deliberately fail logins; newer sshd would penalize 127.0.0.1.
