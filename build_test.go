@@ -31,6 +31,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 // dfInstr is one Dockerfile instruction, continuation lines joined.
@@ -311,7 +312,7 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		skipUnlessCI(t, "go not found in PATH")
+		testenv.Missing(t, "go not found in PATH")
 	}
 	bin := filepath.Join(t.TempDir(), filepath.Base(gb.out))
 	args := slices.Clone(gb.args)
@@ -363,7 +364,7 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 		t.Parallel()
 		img := newImage(t, bin, layout)
 		if !img.chroot {
-			t.Skip("no chroot here; the end-to-end tests already deploy with the test binary")
+			testenv.Missing(t, "no chroot here (needs root or user namespaces); the end-to-end tests already deploy with the test binary")
 		}
 		s := sshtest.Start(t)
 		remote := filepath.Join(t.TempDir(), "galaxy.yaml")
@@ -385,14 +386,6 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 			t.Errorf("installed mode %04o, want 0600", fi.Mode().Perm())
 		}
 	})
-}
-
-func skipUnlessCI(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // checkStatic fails unless bin is a static ELF executable: no interpreter,

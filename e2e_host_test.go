@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 func outputValue(out, name string) string {
@@ -193,7 +194,7 @@ func TestModeOwnerAndHostRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			if tc.asRoot && !root {
-				t.Skip("needs root to set an owner")
+				testenv.MustHaveRoot(t, "to set an owner")
 			}
 			r := newRunner(t)
 			remote := r.forHost(s)
@@ -228,23 +229,10 @@ func TestModeOwnerAndHostRefusals(t *testing.T) {
 // alone, with one error line, and the run fails.
 func TestManyHosts(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run as root: sshd's ChrootDirectory needs root")
-		}
-		t.Skip("needs root for sshd's ChrootDirectory")
-	}
 	var servers []*sshtest.SSHD
 	var roots []string
 	for _, ip := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
-		// sshd wants every component of a chroot owned by root and not
-		// writable by others, which rules out /tmp.
-		root, err := os.MkdirTemp("/run", "sops-deploy-chroot-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(root) })
-		must(0, os.Chmod(root, 0o755))
+		root := sshtest.ChrootDir(t)
 		roots = append(roots, root)
 		servers = append(servers, sshtest.Start(t, sshtest.WithListenAddr(ip), sshtest.WithChroot(root)))
 	}
@@ -426,10 +414,7 @@ func TestSudo(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"sopsdeploy-sudo", "sopsdeploy-nopw"} {
 		if _, err := user.Lookup(name); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("user %s is missing; .ci/run creates it", name)
-			}
-			t.Skipf("user %s is missing; run the user setup in .ci/run", name)
+			testenv.Missing(t, "user "+name+" is missing; the user setup in .ci/run creates it")
 		}
 	}
 	s := sshtest.Start(t)

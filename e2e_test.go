@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/canary"
+	"github.com/productgalaxy/sops-deploy-action/internal/sopstest"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 )
 
@@ -228,16 +229,7 @@ func TestDeployToRealSSHD(t *testing.T) {
 
 func TestInstalledFileMatchesSopsCLI(t *testing.T) {
 	t.Parallel()
-	sops, err := exec.LookPath("sops")
-	if err != nil {
-		if p := filepath.Join(os.Getenv("HOME"), "go", "bin", "sops"); fileExists(p) {
-			sops = p
-		} else if os.Getenv("CI") == "true" {
-			t.Fatal("sops CLI not found; .ci/run installs it with go install")
-		} else {
-			t.Skip("sops CLI not found; install it with go install github.com/getsops/sops/v3/cmd/sops@v3.13.3")
-		}
-	}
+	sops := sopstest.CLI(t)
 	s := sshtest.Start(t)
 	for _, fixture := range []string{"staging/galaxy", "canary/canary", "nested/galaxy", "unencsuffix/galaxy"} {
 		r := newRunner(t)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/productgalaxy/sops-deploy-action/internal/localssh"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 // proxy forwards TCP connections to addr and cuts each one after limit
@@ -364,12 +365,7 @@ func (c *unblockingStall) Close() error {
 // the old file stays, and no temporary file is left.
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run as root to mount a small tmpfs")
-		}
-		t.Skip("needs root to mount a small tmpfs")
-	}
+	testenv.MustHaveRoot(t, "mount a small tmpfs")
 	s := sshtest.Start(t)
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 // Tests of issue 12: every result is what the host holds, under cuts,
@@ -35,16 +36,6 @@ func dialSSHD(t *testing.T, s *sshtest.SSHD, ctx context.Context, st *RunState) 
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-func needRoot(t *testing.T, why string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI must run as root: %s", why)
-		}
-		t.Skipf("needs root: %s", why)
-	}
 }
 
 func write(t *testing.T, p, content string, mode fs.FileMode) {
@@ -170,7 +161,7 @@ func TestRollbackCutAnywhere(t *testing.T) {
 // full file system and keeps both versions.
 func TestRollbackFullDisk(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "to mount a small tmpfs")
+	testenv.MustHaveRoot(t, "mount a small tmpfs")
 	s := sshtest.Start(t)
 	mnt := t.TempDir()
 	if out, err := runCmd("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt); err != nil {
@@ -201,7 +192,7 @@ func runCmd(name string, args ...string) ([]byte, error) {
 // group the run asks for, as a deploy would.
 func TestRollbackModeAndGroup(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "to set a group")
+	testenv.MustHaveRoot(t, "set a group")
 	s := sshtest.Start(t)
 	c := dialSSHD(t, s, context.Background(), nil)
 	dir := t.TempDir()
@@ -235,7 +226,7 @@ func TestRollbackModeAndGroup(t *testing.T) {
 // refuses and says what to create.
 func TestCreatedDirectories(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "to set a group")
+	testenv.MustHaveRoot(t, "set a group")
 	s := sshtest.Start(t)
 	c := dialSSHD(t, s, context.Background(), nil)
 	base := t.TempDir()
@@ -441,7 +432,7 @@ func TestBackupOfLargeFile(t *testing.T) {
 // group or others, except a sticky one above the target's (/tmp).
 func TestDirectoryChecks(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "to give a directory to another user")
+	testenv.MustHaveRoot(t, "give a directory to another user")
 	s := sshtest.Start(t)
 	c := dialSSHD(t, s, context.Background(), nil)
 	for _, tc := range []struct {

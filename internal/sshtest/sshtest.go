@@ -33,6 +33,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 const (
@@ -142,8 +144,8 @@ func WithListenAddr(host string) Option {
 }
 
 // Start starts sshd for the duration of the test and stops it in
-// t.Cleanup. It skips the test when sshd or sftp-server is not installed,
-// unless the environment variable CI is "true", in which case it fails.
+// t.Cleanup. Without sshd or sftp-server it ends the test by
+// testenv.Missing: a skip, or a failure under CI.
 func Start(t testing.TB, opts ...Option) *SSHD {
 	t.Helper()
 	o := options{listenHost: "127.0.0.1"}
@@ -153,11 +155,11 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 
 	sshdPath := findSSHD()
 	if sshdPath == "" {
-		skipOrFatal(t, "sshd not found; install openssh-server")
+		testenv.Missing(t, "sshd not found; install openssh-server")
 	}
 	sftpPath := findFile(sftpCandidates)
 	if sftpPath == "" {
-		skipOrFatal(t, "sftp-server not found; install openssh-server")
+		testenv.Missing(t, "sftp-server not found; install openssh-server")
 	}
 
 	u, err := user.Current()
@@ -382,14 +384,6 @@ func (s *SSHD) readLog() string {
 	return string(b)
 }
 
-func skipOrFatal(t testing.TB, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
 func findSSHD() string {
 	if p := findFile(sshdCandidates); p != "" {
 		return p
@@ -564,9 +558,7 @@ func probeBanner(addr string) error {
 // it, and skips elsewhere.
 func ChrootDir(t testing.TB) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFatal(t, "needs root for sshd's ChrootDirectory")
-	}
+	testenv.MustHaveRoot(t, "sshd's ChrootDirectory")
 	root, err := os.MkdirTemp("/run", "sops-deploy-chroot-")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,68 @@
+// Package testenv holds the one rule for tests that need a part of the
+// machine (sshd, the sops CLI, root, a local user): without it they skip
+// locally and fail under CI, where the workflow provides every part. A
+// missing part under CI=true is a broken CI set-up, not a reason to pass.
+//
+// The package is meant to be imported from _test.go files and test-support
+// packages only.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// CI reports whether the tests run under CI (the environment variable CI
+// is "true", as GitHub Actions sets it).
+func CI() bool { return os.Getenv("CI") == "true" }
+
+// Missing ends the test because a part it needs is missing: it fails the
+// test under CI and skips it elsewhere. msg says what is missing and how
+// to get it.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
+	if CI() {
+		t.Fatal(msg + " (CI=true: the CI set-up must provide it)")
+	}
+	t.Skip(msg)
+}
+
+// MustHaveRoot ends the test by Missing unless it runs as root; why says
+// what root is needed for.
+func MustHaveRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "needs root: "+why)
+	}
+}
+
+// MustHaveCommand returns the path of the program name, found on PATH or
+// in $(go env GOPATH)/bin, and ends the test by Missing when there is
+// none; install says how to install it.
+func MustHaveCommand(t testing.TB, name, install string) string {
+	t.Helper()
+	if p := LookPath(name); p != "" {
+		return p
+	}
+	Missing(t, name+" not found; "+install)
+	return ""
+}
+
+// LookPath returns the path of the program name on PATH or in
+// $(go env GOPATH)/bin, where `go install` puts it, or "" when there is
+// none.
+func LookPath(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
