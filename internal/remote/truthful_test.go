@@ -87,44 +87,36 @@ func holds(versions map[string]string, content string) bool {
 func TestRollbackCutAnywhere(t *testing.T) {
 	t.Parallel()
 	s := sshtest.Start(t)
-	p := startProxy(t, s.Addr)
-	hk, err := NewHostKeys(strings.Replace(s.KnownHosts, portOf(s.Addr), portOf(p.addr), 1), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer := signerFromPEM(t, s.ClientKeyPEM)
-	target := Target{Host: "127.0.0.1", Port: atoi(portOf(p.addr)), User: s.User}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "galaxy.yaml")
 	v1, v2 := "version: 1\n", strings.Repeat("version: 2\n", 1000)
-	spec := Spec{Path: path, Mode: 0o600, UID: -1, GID: -1}
-	rollback := func(st *RunState) (*Installed, error) {
-		c, err := Dial(context.Background(), target, signer, hk, Options{Timeouts: fastTimeouts, State: st})
+	rollback := func(h *cutHost, path string, st *RunState) (*Installed, error) {
+		c, err := h.dial(st)
 		if err != nil {
 			return nil, err
 		}
 		defer c.Close()
-		return c.Rollback(spec)
+		return c.Rollback(Spec{Path: path, Mode: 0o600, UID: -1, GID: -1})
 	}
-	reset := func() {
-		os.RemoveAll(filepath.Join(dir, TempPrefix+"galaxy.yaml.d"))
+	reset := func(t *testing.T, path string) {
 		write(t, path, v2, 0o600)
 		write(t, path+BackupSuffix, v1, 0o600)
 	}
-	reset()
-	p.total.Store(0)
-	if _, err := rollback(NewRunState()); err != nil {
+	h := viaCutProxy(t, s)
+	path := filepath.Join(t.TempDir(), "galaxy.yaml")
+	reset(t, path)
+	if _, err := rollback(h, path, NewRunState()); err != nil {
 		t.Fatalf("uncut rollback: %v", err)
 	}
-	total := p.total.Load()
+	total := h.proxy.Bytes()
 	const points = 24
-	for i := 1; i < points; i++ {
-		n := total * int64(i) / points
-		reset()
+	eachCut(t, spread(total, points), func(t *testing.T, n int64) {
+		h := viaCutProxy(t, s)
+		dir := t.TempDir()
+		path := filepath.Join(dir, "galaxy.yaml")
+		reset(t, path)
 		st := NewRunState()
-		p.limit.Store(n)
-		_, cutErr := rollback(st)
-		p.limit.Store(-1)
+		h.proxy.CutAfter(n)
+		_, cutErr := rollback(h, path, st)
+		h.proxy.CutAfter(-1)
 		got := versionsOnHost(t, path)
 		if cur := read(path); cur != v1 && cur != v2 {
 			t.Fatalf("cut at %d bytes: the target holds neither version (%d bytes)", n, len(cur))
@@ -138,12 +130,9 @@ func TestRollbackCutAnywhere(t *testing.T) {
 			if read(path) != v1 || read(path+BackupSuffix) != v2 {
 				t.Fatalf("cut at %d bytes: reported success but the versions are not swapped", n)
 			}
-			// What such a cut leaves (an empty work directory, a lock whose
-			// lease runs out in 30 s) a later run removes.
-			os.Remove(filepath.Join(dir, TempPrefix+"galaxy.yaml.lock"))
-			continue
+			return
 		}
-		res, err := rollback(st)
+		res, err := rollback(h, path, st)
 		if err != nil {
 			t.Fatalf("retry after a cut at %d bytes: %v", n, err)
 		}
@@ -154,7 +143,7 @@ func TestRollbackCutAnywhere(t *testing.T) {
 			t.Errorf("retry after a cut at %d bytes: reported %+v", n, res)
 		}
 		assertClean(t, dir)
-	}
+	})
 }
 
 // TestRollbackFullDisk: a rollback writes no data, so it completes on a

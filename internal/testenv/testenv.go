@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -65,4 +66,26 @@ func LookPath(name string) string {
 		}
 	}
 	return ""
+}
+
+// RunConcurrently runs f(t, i) as a subtest named names[i] for every i,
+// up to workers at once, and returns when all have ended. Subtests that
+// mostly wait for another process (sshd forking and answering) can run
+// more at once than the machine has CPUs; t.Parallel subtests are bound
+// by -parallel, GOMAXPROCS by default, and these, started from goroutines
+// and not parallel, are not. Each f must use state of its own.
+func RunConcurrently(t *testing.T, workers int, names []string, f func(t *testing.T, i int)) {
+	t.Helper()
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t.Run(name, func(t *testing.T) { f(t, i) })
+		}()
+	}
+	wg.Wait()
 }
