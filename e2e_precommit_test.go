@@ -89,6 +89,7 @@ func snapshotModule(t *testing.T, env []string) (dir, rev string) {
 }
 
 func TestPreCommitHook(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"pre-commit", "git", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			testenv.Missing(t, tool+" is not installed (Debian: apt-get install pre-commit git)")
