@@ -569,3 +569,15 @@ func ChrootDir(t testing.TB) string {
 	}
 	return root
 }
+
+// NewKey returns a fresh ed25519 key as a signer and in the OpenSSH PEM
+// encoding (no passphrase) an ssh_key input holds. No server authorizes
+// it until told to (WithAuthorizedKey, Authorize).
+func NewKey(t testing.TB) (ssh.Signer, []byte) {
+	t.Helper()
+	signer, pemBytes, err := generateKey("sshtest key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, pemBytes
+}
