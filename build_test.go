@@ -10,11 +10,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"debug/elf"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -641,29 +638,15 @@ func (img *fakeImage) run(t *testing.T) imageResult {
 // that passes validation; the host key is pinned to a key no server has.
 func validInputs(t *testing.T, addr string) map[string]string {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "build test client key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostPub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := ssh.NewPublicKey(hostPub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, clientKey := sshtest.NewKey(t)
+	hostKey, _ := sshtest.NewKey(t)
 	return map[string]string{
 		"env":              "staging",
 		"age_key":          string(readTestdata(t, "keys/a.agekey")),
 		"host":             addr,
 		"user":             "deploy",
-		"ssh_key":          string(pem.EncodeToMemory(block)),
-		"host_fingerprint": ssh.FingerprintSHA256(sshPub),
+		"ssh_key":          string(clientKey),
+		"host_fingerprint": ssh.FingerprintSHA256(hostKey.PublicKey()),
 		"retries":          "0",
 	}
 }

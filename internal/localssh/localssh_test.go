@@ -2,8 +2,6 @@ package localssh_test
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -22,18 +20,12 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/localssh"
+	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 )
 
 func newSigner(t *testing.T) ssh.Signer {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := sshtest.NewKey(t)
 	return s
 }
 

@@ -3,8 +3,6 @@ package remote
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -220,8 +218,7 @@ func TestSilentServer(t *testing.T) {
 		mu.Unlock()
 	})
 	hk, _ := NewHostKeys("", []string{"SHA256:" + strings.Repeat("A", 43)})
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	signer, _ := sshtest.NewKey(t)
 	start := time.Now()
 	_, err = Dial(context.Background(), Target{Host: "127.0.0.1", Port: atoi(portOf(ln.Addr().String())), User: "x"}, signer, hk,
 		Options{Timeouts: Timeouts{Connect: time.Second, Handshake: 300 * time.Millisecond, Op: time.Second}})
@@ -241,8 +238,7 @@ func TestSilentServer(t *testing.T) {
 // operation timeout cuts it, the error is transient, the target is intact.
 func TestStallMidUpload(t *testing.T) {
 	t.Parallel()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	signer, _ := sshtest.NewKey(t)
 	var stalls sync.WaitGroup
 	srv, err := localssh.Start(localssh.Config{
 		AuthorizedKey: signer.PublicKey(),

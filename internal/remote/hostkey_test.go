@@ -2,7 +2,6 @@ package remote_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -20,15 +19,12 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
+	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 )
 
 func newEd25519Signer(t testing.TB) ssh.Signer {
 	t.Helper()
-	priv, _ := ed25519Key(t)
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := sshtest.NewKey(t)
 	return s
 }
 
@@ -475,8 +471,7 @@ func TestHostKeysCertAuthorityAlgorithms(t *testing.T) {
 
 func TestKnownHostsBadLineAmongGoodOnes(t *testing.T) {
 	t.Parallel()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	signer := newEd25519Signer(t)
 	good := knownhosts.Line([]string{"[127.0.0.1]:2222"}, signer.PublicKey())
 	for _, text := range []string{
 		"# ssh-keyscan comment\n" + good + "\n@revoked ssh-ed25519 AAAA-not-base64\n",
