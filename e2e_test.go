@@ -21,6 +21,7 @@ import (
 	"github.com/productgalaxy/sops-deploy-action/internal/canary"
 	"github.com/productgalaxy/sops-deploy-action/internal/sopstest"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 const asActionEnv = "SOPS_DEPLOY_TEST_RUN_AS_ACTION"
@@ -30,6 +31,8 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// Most tests here wait for sshd and the action's process.
+	testenv.RaiseParallel(8)
 	os.Exit(m.Run())
 }
 

@@ -8,9 +8,12 @@
 package testenv
 
 import (
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -88,4 +91,20 @@ func RunConcurrently(t *testing.T, workers int, names []string, f func(t *testin
 		}()
 	}
 	wg.Wait()
+}
+
+// RaiseParallel lets n tests marked t.Parallel run at once, unless the
+// command line sets -parallel; call it from TestMain before m.Run. The
+// default, GOMAXPROCS, fits tests that use the CPU; tests that mostly
+// wait for sshd, sftp-server or a child process leave the CPUs idle at
+// that bound (two, on a small CI machine).
+func RaiseParallel(n int) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set && n > runtime.GOMAXPROCS(0) {
+		if err := flag.Set("test.parallel", strconv.Itoa(n)); err != nil {
+			panic(err) // a testing package without -test.parallel
+		}
+	}
 }
