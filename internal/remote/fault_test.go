@@ -329,13 +329,8 @@ func TestDiskFull(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hk, _ := NewHostKeys(s.KnownHosts, nil)
-	c, err := Dial(context.Background(), Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, err = c.Install(Spec{Path: path, Content: bytes.Repeat([]byte("y"), 256<<10), Mode: 0o600, UID: -1, GID: -1, Backup: true})
+	c := dialSSHD(t, s, context.Background(), nil)
+	_, err := c.Install(Spec{Path: path, Content: bytes.Repeat([]byte("y"), 256<<10), Mode: 0o600, UID: -1, GID: -1, Backup: true})
 	var ie *InstallError
 	if !errors.As(err, &ie) {
 		t.Fatalf("got %v, want an InstallError", err)

@@ -24,18 +24,28 @@ import (
 // cancellation, concurrency and hostile directories. All against real
 // OpenSSH.
 
+// dialSSHD connects to s as its user, with its client key, checking its
+// host key, as one attempt of the run whose attempts share st (nil: a run
+// of its own); the connection closes in t.Cleanup.
 func dialSSHD(t *testing.T, s *sshtest.SSHD, ctx context.Context, st *RunState) *Conn {
 	t.Helper()
-	hk, err := NewHostKeys(s.KnownHosts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts, State: st})
+	c, err := tryDialSSHD(t, s, ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// tryDialSSHD is dialSSHD for a test that wants the error; the caller
+// closes the connection.
+func tryDialSSHD(t *testing.T, s *sshtest.SSHD, ctx context.Context, st *RunState) (*Conn, error) {
+	t.Helper()
+	hk, err := NewHostKeys(s.KnownHosts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts, State: st})
 }
 
 func write(t *testing.T, p, content string, mode fs.FileMode) {
@@ -258,7 +268,6 @@ func TestConcurrentRuns(t *testing.T) {
 	for i := range runs {
 		versions[string(content(i))] = true
 	}
-	hk, _ := NewHostKeys(s.KnownHosts, nil)
 	for round := range rounds {
 		// Connect first, then start every run at once, so that their
 		// installs overlap.
@@ -266,12 +275,7 @@ func TestConcurrentRuns(t *testing.T) {
 		for i := range runs {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			c, err := Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			conns[i] = c
+			conns[i] = dialSSHD(t, s, ctx, nil)
 		}
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -472,8 +476,7 @@ func TestSFTPStartFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := sshtest.Start(t, sshtest.WithSubsystem(tc.subsystem))
-			hk, _ := NewHostKeys(s.KnownHosts, nil)
-			_, err := Dial(context.Background(), Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts})
+			_, err := tryDialSSHD(t, s, context.Background(), nil)
 			var se *SFTPError
 			if !errors.As(err, &se) || Transient(err) {
 				t.Fatalf("got %v (%T), want an SFTPError, not retried", err, err)
