@@ -10,11 +10,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"debug/elf"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +28,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 // dfInstr is one Dockerfile instruction, continuation lines joined.
@@ -311,7 +309,7 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		skipUnlessCI(t, "go not found in PATH")
+		testenv.Missing(t, "go not found in PATH")
 	}
 	bin := filepath.Join(t.TempDir(), filepath.Base(gb.out))
 	args := slices.Clone(gb.args)
@@ -363,7 +361,7 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 		t.Parallel()
 		img := newImage(t, bin, layout)
 		if !img.chroot {
-			t.Skip("no chroot here; the end-to-end tests already deploy with the test binary")
+			testenv.Missing(t, "no chroot here (needs root or user namespaces); the end-to-end tests already deploy with the test binary")
 		}
 		s := sshtest.Start(t)
 		remote := filepath.Join(t.TempDir(), "galaxy.yaml")
@@ -385,14 +383,6 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 			t.Errorf("installed mode %04o, want 0600", fi.Mode().Perm())
 		}
 	})
-}
-
-func skipUnlessCI(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // checkStatic fails unless bin is a static ELF executable: no interpreter,
@@ -648,29 +638,15 @@ func (img *fakeImage) run(t *testing.T) imageResult {
 // that passes validation; the host key is pinned to a key no server has.
 func validInputs(t *testing.T, addr string) map[string]string {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "build test client key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostPub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sshPub, err := ssh.NewPublicKey(hostPub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, clientKey := sshtest.NewKey(t)
+	hostKey, _ := sshtest.NewKey(t)
 	return map[string]string{
 		"env":              "staging",
 		"age_key":          string(readTestdata(t, "keys/a.agekey")),
 		"host":             addr,
 		"user":             "deploy",
-		"ssh_key":          string(pem.EncodeToMemory(block)),
-		"host_fingerprint": ssh.FingerprintSHA256(sshPub),
+		"ssh_key":          string(clientKey),
+		"host_fingerprint": ssh.FingerprintSHA256(hostKey.PublicKey()),
 		"retries":          "0",
 	}
 }

@@ -5,17 +5,14 @@ package main
 // and retries, all against real OpenSSH servers.
 
 import (
-	"io"
-	"net"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 func outputValue(out, name string) string {
@@ -193,7 +190,7 @@ func TestModeOwnerAndHostRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			if tc.asRoot && !root {
-				t.Skip("needs root to set an owner")
+				testenv.MustHaveRoot(t, "to set an owner")
 			}
 			r := newRunner(t)
 			remote := r.forHost(s)
@@ -228,23 +225,10 @@ func TestModeOwnerAndHostRefusals(t *testing.T) {
 // alone, with one error line, and the run fails.
 func TestManyHosts(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run as root: sshd's ChrootDirectory needs root")
-		}
-		t.Skip("needs root for sshd's ChrootDirectory")
-	}
 	var servers []*sshtest.SSHD
 	var roots []string
 	for _, ip := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
-		// sshd wants every component of a chroot owned by root and not
-		// writable by others, which rules out /tmp.
-		root, err := os.MkdirTemp("/run", "sops-deploy-chroot-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(root) })
-		must(0, os.Chmod(root, 0o755))
+		root := sshtest.ChrootDir(t)
 		roots = append(roots, root)
 		servers = append(servers, sshtest.Start(t, sshtest.WithListenAddr(ip), sshtest.WithChroot(root)))
 	}
@@ -338,65 +322,23 @@ func TestJumpHost(t *testing.T) {
 	}
 }
 
-// cutProxy forwards TCP to addr; the first connection is cut after n bytes
-// from the server, later ones pass.
-func cutProxy(t *testing.T, addr string, n int64) (string, *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := new(atomic.Int32)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			first := conns.Add(1) == 1
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				u, err := net.Dial("tcp", addr)
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				var down io.Reader = u
-				if first {
-					down = io.LimitReader(u, n)
-				}
-				done := make(chan struct{})
-				go func() { io.Copy(u, c); u.Close(); close(done) }()
-				io.Copy(c, down)
-				c.Close()
-				u.Close()
-				<-done
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String(), conns
-}
-
 func TestRetryAfterLostConnection(t *testing.T) {
 	t.Parallel()
 	s := sshtest.Start(t)
-	proxy, conns := cutProxy(t, s.Addr, 3000)
+	// The first connection is cut once 5000 bytes have passed (both
+	// directions): past the login, where a session's SFTP starts.
+	proxy := sshtest.StartCutProxy(t, s.Addr)
+	proxy.CutNextAfter(5000)
 	r := newRunner(t)
 	remote := r.forHost(s)
-	r.inputs["host"] = proxy
-	r.inputs["known_hosts"] = strings.Replace(s.KnownHosts, s.Addr[strings.LastIndex(s.Addr, ":"):], proxy[strings.LastIndex(proxy, ":"):], 1)
+	r.inputs["host"] = proxy.Addr
+	r.inputs["known_hosts"] = s.KnownHostsVia(proxy)
 	r.put("secrets/staging/galaxy.enc.yaml", readTestdata(t, "staging/galaxy.enc.yaml"))
 	res := r.run()
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.stdout)
 	}
-	if got := conns.Load(); got != 2 {
+	if got := proxy.Conns(); got != 2 {
 		t.Errorf("%d connections, want 2 (one cut, one retry)", got)
 	}
 	if !strings.Contains(res.summary, "(2 attempts)") {
@@ -408,14 +350,14 @@ func TestRetryAfterLostConnection(t *testing.T) {
 	assertNoTempFiles(t, filepath.Dir(remote))
 
 	// Authentication failures are not retried.
-	proxy2, conns2 := cutProxy(t, s.Addr, 1<<30)
-	r.inputs["host"] = proxy2
-	r.inputs["known_hosts"] = strings.Replace(s.KnownHosts, s.Addr[strings.LastIndex(s.Addr, ":"):], proxy2[strings.LastIndex(proxy2, ":"):], 1)
+	proxy2 := sshtest.StartCutProxy(t, s.Addr) // cuts nothing, counts
+	r.inputs["host"] = proxy2.Addr
+	r.inputs["known_hosts"] = s.KnownHostsVia(proxy2)
 	r.inputs["ssh_key"] = string(testClientKey(t))
 	if res := r.run(); res.code != 1 {
 		t.Fatalf("exit %d\n%s", res.code, res.stdout)
 	}
-	if got := conns2.Load(); got != 1 {
+	if got := proxy2.Conns(); got != 1 {
 		t.Errorf("an authentication failure was retried (%d connections)", got)
 	}
 }
@@ -426,10 +368,7 @@ func TestSudo(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"sopsdeploy-sudo", "sopsdeploy-nopw"} {
 		if _, err := user.Lookup(name); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("user %s is missing; .ci/run creates it", name)
-			}
-			t.Skipf("user %s is missing; run the user setup in .ci/run", name)
+			testenv.Missing(t, "user "+name+" is missing; the user setup in .ci/run creates it")
 		}
 	}
 	s := sshtest.Start(t)

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 // hookEnv is the environment of git and pre-commit: a fresh HOME and
@@ -87,9 +89,10 @@ func snapshotModule(t *testing.T, env []string) (dir, rev string) {
 }
 
 func TestPreCommitHook(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"pre-commit", "git", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			skipUnlessCI(t, tool+" is not installed (Debian: apt-get install pre-commit git)")
+			testenv.Missing(t, tool+" is not installed (Debian: apt-get install pre-commit git)")
 		}
 	}
 	home := t.TempDir()

@@ -19,7 +19,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/canary"
+	"github.com/productgalaxy/sops-deploy-action/internal/sopstest"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 const asActionEnv = "SOPS_DEPLOY_TEST_RUN_AS_ACTION"
@@ -29,6 +31,8 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// Most tests here wait for sshd and the action's process.
+	testenv.RaiseParallel(8)
 	os.Exit(m.Run())
 }
 
@@ -228,16 +232,7 @@ func TestDeployToRealSSHD(t *testing.T) {
 
 func TestInstalledFileMatchesSopsCLI(t *testing.T) {
 	t.Parallel()
-	sops, err := exec.LookPath("sops")
-	if err != nil {
-		if p := filepath.Join(os.Getenv("HOME"), "go", "bin", "sops"); fileExists(p) {
-			sops = p
-		} else if os.Getenv("CI") == "true" {
-			t.Fatal("sops CLI not found; .ci/run installs it with go install")
-		} else {
-			t.Skip("sops CLI not found; install it with go install github.com/getsops/sops/v3/cmd/sops@v3.13.3")
-		}
-	}
+	sops := sopstest.CLI(t)
 	s := sshtest.Start(t)
 	for _, fixture := range []string{"staging/galaxy", "canary/canary", "nested/galaxy", "unencsuffix/galaxy"} {
 		r := newRunner(t)

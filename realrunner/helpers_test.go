@@ -2,7 +2,6 @@ package realrunner
 
 import (
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/productgalaxy/sops-deploy-action/internal/dockertest"
 	"github.com/productgalaxy/sops-deploy-action/internal/sopstest"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 // runbookKeys are the keys the runbook's galaxy.yaml holds; the example
@@ -146,21 +146,7 @@ func writeFile(t testing.TB, path string, data []byte, mode os.FileMode) {
 // and skipping elsewhere when it is missing.
 func lookTool(t testing.TB, name, install string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	msg := name + " not found; go install " + install
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testenv.MustHaveCommand(t, name, "go install "+install)
 }
 
 // assertInstalled checks that the host holds want at path with mode 0600.

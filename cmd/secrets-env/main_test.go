@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 var (
@@ -432,13 +434,7 @@ func TestSignalReachesCommand(t *testing.T) {
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Getuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI=true: run the tests as root (sudo -E go test ./cmd/...)")
-	}
-	t.Skip("needs root")
+	testenv.MustHaveRoot(t, "run the tests as root (sudo -E go test ./cmd/...)")
 }
 
 // TestUser: the file stays 0600 root-only; secrets-env reads it as root,
@@ -547,7 +543,7 @@ func exitCode(err error) int {
 func TestNothingLeaks(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
-		t.Skip("no /proc")
+		testenv.Missing(t, "no /proc")
 	}
 	f := writeFile(t, testYAML)
 	r := run(t, nil, "-file", f, "A=port", "--", helper, "fds")
@@ -566,7 +562,7 @@ func TestNothingLeaks(t *testing.T) {
 	// can read that passing mask.)
 	grep, err := exec.LookPath("grep")
 	if err != nil {
-		t.Skip("no grep")
+		testenv.Missing(t, "no grep")
 	}
 	status := []string{grep, "-E", "^Sig(Blk|Ign):", "/proc/self/status"}
 	direct, err := exec.Command(status[0], status[1:]...).Output()

@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 // OptInEnv, set to 1, runs the Docker tests outside CI.
@@ -54,7 +56,7 @@ type Engine struct {
 // wanted and failing it when they are wanted but no engine answers.
 func Require(t testing.TB) *Engine {
 	t.Helper()
-	if os.Getenv("CI") != "true" && os.Getenv(OptInEnv) != "1" {
+	if !testenv.CI() && os.Getenv(OptInEnv) != "1" {
 		t.Skipf("Docker test: set %s=1 (and DOCKER_HOST, see .ci/start-dockerd) to run it", OptInEnv)
 	}
 	e := &Engine{CLI: findCLI(), Host: os.Getenv("DOCKER_HOST")}

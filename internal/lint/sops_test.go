@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/sopstest"
 )
 
 // TestFixturesAgainstSopsCLI holds the fixtures' claims to the real sops
@@ -13,13 +15,7 @@ import (
 // catches); the file whose lastmodified was set back by hand does not.
 func TestFixturesAgainstSopsCLI(t *testing.T) {
 	t.Parallel()
-	sops, err := exec.LookPath("sops")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("the sops CLI is not on PATH: go install github.com/getsops/sops/v3/cmd/sops@v3.13.3")
-		}
-		t.Skip("the sops CLI is not on PATH")
-	}
+	sops := sopstest.CLI(t)
 	key, err := filepath.Abs("../../testdata/keys/a.agekey")
 	if err != nil {
 		t.Fatal(err)

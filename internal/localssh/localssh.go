@@ -8,10 +8,9 @@
 //
 // The SFTP side is github.com/pkg/sftp's Server, which advertises and
 // implements posix-rename@openssh.com (an atomic, replacing os.Rename),
-// statvfs@openssh.com and hardlink@openssh.com, but not fsync@openssh.com.
-// Unless Config.DisableFsync is set, localssh adds fsync@openssh.com in a
-// thin protocol layer in front of it, so that it behaves like OpenSSH's
-// sftp-server.
+// statvfs@openssh.com and hardlink@openssh.com, but not fsync@openssh.com:
+// clients skip the sync, as they do with any server that lacks it. The
+// tests against OpenSSH's sftp-server (internal/sshtest) cover fsync.
 package localssh
 
 import (
@@ -20,7 +19,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -46,10 +44,6 @@ type Config struct {
 	// wrapper that blocks must unblock when either is closed, or Close
 	// will wait for it forever.
 	WrapConn func(net.Conn) net.Conn
-	// DisableFsync makes the SFTP server neither advertise nor implement
-	// fsync@openssh.com, like servers that lack the extension. Clients
-	// then cannot fsync files they wrote.
-	DisableFsync bool
 }
 
 // Server is a running in-process SSH/SFTP server. Create it with Start and
@@ -290,12 +284,8 @@ func subsystemName(payload []byte) string {
 }
 
 func (s *Server) serveSFTP(ch ssh.Channel) {
-	var rwc io.ReadWriteCloser = ch
-	if !s.cfg.DisableFsync {
-		rwc = newFsyncLayer(ch)
-	}
 	status := uint32(0)
-	srv, err := sftp.NewServer(rwc)
+	srv, err := sftp.NewServer(ch)
 	if err == nil {
 		err = srv.Serve()
 	}

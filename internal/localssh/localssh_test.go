@@ -2,9 +2,6 @@ package localssh_test
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -22,18 +19,12 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/localssh"
+	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 )
 
 func newSigner(t *testing.T) ssh.Signer {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := sshtest.NewKey(t)
 	return s
 }
 
@@ -75,7 +66,7 @@ func dialSFTP(t *testing.T, srv *localssh.Server, cfg *ssh.ClientConfig, opts ..
 	return c
 }
 
-func writeFile(t *testing.T, c *sftp.Client, path string, data []byte, sync bool) {
+func writeFile(t *testing.T, c *sftp.Client, path string, data []byte) {
 	t.Helper()
 	f, err := c.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
@@ -83,11 +74,6 @@ func writeFile(t *testing.T, c *sftp.Client, path string, data []byte, sync bool
 	}
 	if _, err := f.ReadFrom(bytes.NewReader(data)); err != nil {
 		t.Fatalf("failed to write %s: %v", path, err)
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			t.Fatalf("failed to fsync %s: %v", path, err)
-		}
 	}
 	if err := f.Close(); err != nil {
 		t.Fatalf("failed to close %s: %v", path, err)
@@ -145,10 +131,13 @@ func TestSFTPWriteRenameRead(t *testing.T) {
 	cfg.HostKeyCallback = cb
 	c := dialSFTP(t, srv, cfg, sftp.UseConcurrentWrites(true))
 
-	for _, ext := range []string{"posix-rename@openssh.com", "fsync@openssh.com"} {
-		if v, ok := c.HasExtension(ext); !ok || v != "1" {
-			t.Errorf("HasExtension(%q) = %q, %v; want \"1\", true", ext, v, ok)
-		}
+	if v, ok := c.HasExtension("posix-rename@openssh.com"); !ok || v != "1" {
+		t.Errorf("HasExtension(posix-rename@openssh.com) = %q, %v; want \"1\", true", v, ok)
+	}
+	// As documented: no fsync, so clients exercise the path of servers
+	// without it.
+	if _, ok := c.HasExtension("fsync@openssh.com"); ok {
+		t.Errorf("fsync@openssh.com is advertised")
 	}
 
 	dir := t.TempDir()
@@ -156,10 +145,10 @@ func TestSFTPWriteRenameRead(t *testing.T) {
 	if err := os.WriteFile(target, []byte("old\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// Large enough for concurrent writes, to exercise the fsync barrier.
+	// Large enough for concurrent writes.
 	want := bytes.Repeat([]byte("0123456789abcdef"), 64*1024)
 	tmp := target + ".tmp"
-	writeFile(t, c, tmp, want, true)
+	writeFile(t, c, tmp, want)
 	if err := c.PosixRename(tmp, target); err != nil {
 		t.Fatalf("PosixRename: %v", err)
 	}
@@ -171,151 +160,6 @@ func TestSFTPWriteRenameRead(t *testing.T) {
 	}
 	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temp file still exists after rename: %v", err)
-	}
-}
-
-// TestFsyncWaitsForEarlierRequests pipelines writes and an fsync without
-// waiting for replies, and checks that the fsync is answered last.
-func TestFsyncWaitsForEarlierRequests(t *testing.T) {
-	signer := newSigner(t)
-	srv := start(t, localssh.Config{AuthorizedKey: signer.PublicKey()})
-	conn, err := ssh.Dial("tcp", srv.Addr, clientConfig(srv, "any", signer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	sess, err := conn.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	in, err := sess.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := sess.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sess.RequestSubsystem("sftp"); err != nil {
-		t.Fatal(err)
-	}
-
-	send := func(typ byte, fields ...any) {
-		t.Helper()
-		b := []byte{0, 0, 0, 0, typ}
-		for _, f := range fields {
-			switch f := f.(type) {
-			case uint32:
-				b = binary.BigEndian.AppendUint32(b, f)
-			case uint64:
-				b = binary.BigEndian.AppendUint64(b, f)
-			case string:
-				b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
-				b = append(b, f...)
-			}
-		}
-		binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-		if _, err := in.Write(b); err != nil {
-			t.Fatalf("failed to send packet: %v", err)
-		}
-	}
-	recv := func() (typ byte, id uint32, rest []byte) {
-		t.Helper()
-		var hdr [4]byte
-		if _, err := io.ReadFull(out, hdr[:]); err != nil {
-			t.Fatalf("failed to read reply: %v", err)
-		}
-		b := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-		if _, err := io.ReadFull(out, b); err != nil {
-			t.Fatalf("failed to read reply: %v", err)
-		}
-		if b[0] == 2 { // SSH_FXP_VERSION has no id
-			return b[0], 0, b[5:]
-		}
-		return b[0], binary.BigEndian.Uint32(b[1:]), b[5:]
-	}
-
-	send(1, uint32(3)) // INIT
-	if typ, _, _ := recv(); typ != 2 {
-		t.Fatalf("got packet type %d, want VERSION", typ)
-	}
-	path := filepath.Join(t.TempDir(), "f")
-	send(3, uint32(1), path, uint32(0x02|0x08|0x10), uint32(0)) // OPEN write|creat|trunc
-	typ, _, rest := recv()
-	if typ != 102 {
-		t.Fatalf("got packet type %d, want HANDLE", typ)
-	}
-	handle := string(rest[4 : 4+binary.BigEndian.Uint32(rest)])
-
-	const writes = 64
-	chunk := strings.Repeat("z", 32*1024)
-	for i := range writes {
-		send(6, uint32(100+i), handle, uint64(i*len(chunk)), chunk) // WRITE
-	}
-	send(200, uint32(999), "fsync@openssh.com", handle) // EXTENDED fsync
-	for i := range writes + 1 {
-		typ, id, rest := recv()
-		if typ != 101 {
-			t.Fatalf("reply %d: got packet type %d, want STATUS", i, typ)
-		}
-		if code := binary.BigEndian.Uint32(rest); code != 0 {
-			t.Fatalf("reply %d (id %d): status %d", i, id, code)
-		}
-		if i < writes && id == 999 {
-			t.Fatalf("fsync answered before %d of %d writes", writes-i, writes)
-		}
-	}
-	if fi, err := os.Stat(path); err != nil || fi.Size() != writes*int64(len(chunk)) {
-		t.Fatalf("file after fsync: %v, %v; want %d bytes", fi, err, writes*len(chunk))
-	}
-}
-
-func TestFsyncOfRemovedFileFails(t *testing.T) {
-	signer := newSigner(t)
-	srv := start(t, localssh.Config{AuthorizedKey: signer.PublicKey()})
-	c := dialSFTP(t, srv, clientConfig(srv, "any", signer))
-
-	path := filepath.Join(t.TempDir(), "gone")
-	f, err := c.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err == nil {
-		t.Fatal("fsync of a removed file succeeded; want an error")
-	}
-	// The session still works afterwards.
-	if _, err := c.Getwd(); err != nil {
-		t.Fatalf("Getwd after failed fsync: %v", err)
-	}
-}
-
-func TestDisableFsync(t *testing.T) {
-	signer := newSigner(t)
-	srv := start(t, localssh.Config{AuthorizedKey: signer.PublicKey(), DisableFsync: true})
-	c := dialSFTP(t, srv, clientConfig(srv, "any", signer))
-	if _, ok := c.HasExtension("fsync@openssh.com"); ok {
-		t.Error("fsync@openssh.com advertised despite DisableFsync")
-	}
-	if _, ok := c.HasExtension("posix-rename@openssh.com"); !ok {
-		t.Error("posix-rename@openssh.com not advertised")
-	}
-	path := filepath.Join(t.TempDir(), "f")
-	f, err := c.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err == nil {
-		t.Error("Sync succeeded without fsync support")
-	}
-	writeFile(t, c, path, []byte("data"), false)
-	if got := readFile(t, c, path); string(got) != "data" {
-		t.Errorf("read back %q, want %q", got, "data")
 	}
 }
 
@@ -513,7 +357,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "f")
-	writeFile(t, c, path, []byte("hello"), true)
+	writeFile(t, c, path, []byte("hello"))
 	// A second connection that never starts the SSH handshake.
 	idle, err := net.Dial("tcp", srv.Addr)
 	if err != nil {
@@ -533,7 +377,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	// Close must have joined every server goroutine, without settling.
 	buf := make([]byte, 1<<20)
 	stacks := string(buf[:runtime.Stack(buf, true)])
-	for _, frame := range []string{"internal/localssh.(*Server)", "internal/localssh.(*fsyncLayer)", "pkg/sftp.(*Server)"} {
+	for _, frame := range []string{"internal/localssh.(*Server)", "pkg/sftp.(*Server)"} {
 		if strings.Contains(stacks, frame) {
 			t.Fatalf("goroutine in %s still running after Close:\n%s", frame, stacks)
 		}

@@ -91,12 +91,7 @@ func TestNothingReadableWhileWritten(t *testing.T) {
 		}
 	}()
 
-	hk, _ := NewHostKeys(s.KnownHosts, nil)
-	c, err := Dial(context.Background(), Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialSSHD(t, s, context.Background(), nil)
 	for i := 0; i < 5; i++ {
 		content := bytes.Repeat([]byte{byte('a' + i)}, 64<<10)
 		if _, err := c.Install(Spec{Path: target, Content: content, Mode: 0o600, UID: -1, GID: -1, Backup: true}); err != nil {

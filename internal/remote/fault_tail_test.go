@@ -2,10 +2,8 @@ package remote
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
@@ -32,19 +30,10 @@ func TestCutInTheLastFlights(t *testing.T) {
 
 func cutInTheLastFlights(t *testing.T, oldContent, newContent []byte) {
 	s := sshtest.Start(t)
-	p := startProxy(t, s.Addr)
-	hk, err := NewHostKeys(strings.Replace(s.KnownHosts, portOf(s.Addr), portOf(p.addr), 1), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer := signerFromPEM(t, s.ClientKeyPEM)
-	target := Target{Host: "127.0.0.1", Port: atoi(portOf(p.addr)), User: s.User}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "galaxy.yaml")
 	// install is one attempt of a run whose attempts share st, as the
 	// action's retries do (a retry takes over its own lock).
-	install := func(st *RunState) error {
-		c, err := Dial(context.Background(), target, signer, hk, Options{Timeouts: fastTimeouts, State: st})
+	install := func(h *cutHost, path string, st *RunState) error {
+		c, err := h.dial(st)
 		if err != nil {
 			return err
 		}
@@ -52,27 +41,32 @@ func cutInTheLastFlights(t *testing.T, oldContent, newContent []byte) {
 		_, err = c.Install(Spec{Path: path, Content: newContent, Mode: 0o600, UID: -1, GID: -1, Backup: true})
 		return err
 	}
-	reset := func() {
+	reset := func(t *testing.T, path string) {
 		if err := os.WriteFile(path, oldContent, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Remove(path + BackupSuffix); err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
 	}
-	reset()
-	p.total.Store(0)
-	if err := install(NewRunState()); err != nil {
+	h := viaCutProxy(t, s)
+	path := filepath.Join(t.TempDir(), "galaxy.yaml")
+	reset(t, path)
+	if err := install(h, path, NewRunState()); err != nil {
 		t.Fatalf("uncut install: %v", err)
 	}
-	total := p.total.Load()
+	total := h.proxy.Bytes()
 	const tail, step = 1200, 100 // bytes: the last flights are a few hundred
+	var ns []int64
 	for n := max(total-tail, 1); n < total; n += step {
-		reset()
-		p.limit.Store(n)
+		ns = append(ns, n)
+	}
+	eachCut(t, ns, func(t *testing.T, n int64) {
+		h := viaCutProxy(t, s)
+		dir := t.TempDir()
+		path := filepath.Join(dir, "galaxy.yaml")
+		reset(t, path)
+		h.proxy.CutAfter(n)
 		st := NewRunState()
-		err := install(st)
-		p.limit.Store(-1)
+		err := install(h, path, st)
+		h.proxy.CutAfter(-1)
 		got, rerr := os.ReadFile(path)
 		if rerr != nil {
 			t.Fatalf("cut at %d of %d bytes: target missing: %v", n, total, rerr)
@@ -83,7 +77,7 @@ func cutInTheLastFlights(t *testing.T, oldContent, newContent []byte) {
 		if err != nil && !Transient(err) {
 			t.Errorf("cut at %d of %d bytes: %v is not classed transient", n, total, err)
 		}
-		if err := install(st); err != nil {
+		if err := install(h, path, st); err != nil {
 			t.Fatalf("install after a cut at %d of %d bytes: %v", n, total, err)
 		}
 		if got, _ := os.ReadFile(path); !bytes.Equal(got, newContent) {
@@ -95,9 +89,9 @@ func cutInTheLastFlights(t *testing.T, oldContent, newContent []byte) {
 		// The cut session's sftp-server may still act on requests it had
 		// read after the retry's clean-up: the next run removes what it
 		// left.
-		if err := install(st); err != nil {
+		if err := install(h, path, st); err != nil {
 			t.Fatalf("second install after a cut at %d of %d bytes: %v", n, total, err)
 		}
 		assertClean(t, dir)
-	}
+	})
 }

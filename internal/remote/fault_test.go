@@ -3,9 +3,8 @@ package remote
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -13,105 +12,67 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	gossh "golang.org/x/crypto/ssh"
-
 	"github.com/productgalaxy/sops-deploy-action/internal/localssh"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
-// proxy forwards TCP connections to addr and cuts each one after limit
-// bytes in total (both directions); limit < 0 never cuts. It counts the
-// bytes of every session.
-type proxy struct {
-	addr  string
-	limit atomic.Int64
-	total atomic.Int64
-	conns atomic.Int64 // connections accepted
+// cutHost is a real sshd reached through a cut proxy of its own, and
+// what a client needs to dial it: the set-up every fault test repeats.
+type cutHost struct {
+	sshd   *sshtest.SSHD
+	proxy  *sshtest.CutProxy
+	target Target
+	signer ssh.Signer
+	hk     *HostKeys
 }
 
-func startProxy(t *testing.T, upstream string) *proxy {
+// viaCutProxy reaches s through a new proxy, which cuts nothing until
+// told to. Cut points running at once each take one: a proxy's limit
+// applies to every connection it accepts.
+func viaCutProxy(t *testing.T, s *sshtest.SSHD) *cutHost {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p := sshtest.StartCutProxy(t, s.Addr)
+	hk, err := NewHostKeys(s.KnownHostsVia(p), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{addr: ln.Addr().String()}
-	p.limit.Store(-1)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.conns.Add(1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				p.serve(c, upstream)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return p
+	return &cutHost{sshd: s, proxy: p, target: Target{Host: p.Host, Port: p.Port, User: s.User}, signer: signerFromPEM(t, s.ClientKeyPEM), hk: hk}
 }
 
-func (p *proxy) serve(c net.Conn, upstream string) {
-	defer c.Close()
-	u, err := net.Dial("tcp", upstream)
-	if err != nil {
-		return
+// dial connects as one attempt of a run whose attempts share st (nil: a
+// run of its own).
+func (h *cutHost) dial(st *RunState) (*Conn, error) {
+	return Dial(context.Background(), h.target, h.signer, h.hk, Options{Timeouts: fastTimeouts, State: st})
+}
+
+// cutWorkers bounds the cut points that run at once: a point mostly
+// waits for sshd to fork and answer, so more run than there are CPUs.
+const cutWorkers = 8
+
+// spread returns the offsets total*i/points for i in 1..points-1.
+func spread(total int64, points int) []int64 {
+	var ns []int64
+	for i := 1; i < points; i++ {
+		ns = append(ns, total*int64(i)/int64(points))
 	}
-	defer u.Close()
-	limit := p.limit.Load()
-	var used atomic.Int64
-	var once sync.Once
-	cut := func() { once.Do(func() { c.Close(); u.Close() }) }
-	pipe := func(dst, src net.Conn) {
-		buf := make([]byte, 512)
-		for {
-			n, err := src.Read(buf)
-			if n > 0 {
-				if limit >= 0 {
-					room := limit - used.Load()
-					if room <= 0 {
-						cut()
-						return
-					}
-					if int64(n) > room {
-						n = int(room)
-					}
-				}
-				u := used.Add(int64(n))
-				p.total.Add(int64(n))
-				if _, err := dst.Write(buf[:n]); err != nil {
-					cut()
-					return
-				}
-				// Cut at once: waiting for the next read could wait
-				// forever when both sides wait for a truncated packet.
-				if limit >= 0 && u >= limit {
-					cut()
-					return
-				}
-			}
-			if err != nil {
-				cut()
-				return
-			}
-		}
+	return ns
+}
+
+// eachCut runs check for every offset in ns as a subtest of its own,
+// cutWorkers at a time; each must set up a host and a directory of its
+// own.
+func eachCut(t *testing.T, ns []int64, check func(t *testing.T, n int64)) {
+	t.Helper()
+	names := make([]string, len(ns))
+	for i, n := range ns {
+		names[i] = fmt.Sprintf("at %d bytes", n)
 	}
-	done := make(chan struct{})
-	go func() { pipe(u, c); close(done) }()
-	pipe(c, u)
-	<-done
+	testenv.RunConcurrently(t, cutWorkers, names, func(t *testing.T, i int) { check(t, ns[i]) })
 }
 
 func signerFromPEM(t *testing.T, pemBytes []byte) ssh.Signer {
@@ -132,22 +93,13 @@ var fastTimeouts = Timeouts{Connect: 5 * time.Second, Handshake: 5 * time.Second
 func TestCutAnywhere(t *testing.T) {
 	t.Parallel()
 	s := sshtest.Start(t)
-	p := startProxy(t, s.Addr)
-	hk, err := NewHostKeys(strings.Replace(s.KnownHosts, portOf(s.Addr), portOf(p.addr), 1), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer := signerFromPEM(t, s.ClientKeyPEM)
-	target := Target{Host: "127.0.0.1", Port: atoi(portOf(p.addr)), User: s.User}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "galaxy.yaml")
 	oldContent := []byte("old: version\n")
 	newContent := bytes.Repeat([]byte("key: new-version-value\n"), 4000) // ~90 KB: several SFTP writes
 	// install is one attempt of a run whose attempts share st; it
 	// returns whether the run changed the host so far, as the action
 	// reports it.
-	install := func(st *RunState) (bool, error) {
-		c, err := Dial(context.Background(), target, signer, hk, Options{Timeouts: fastTimeouts, State: st})
+	install := func(h *cutHost, path string, st *RunState) (bool, error) {
+		c, err := h.dial(st)
 		if err != nil {
 			return st.Changed, err
 		}
@@ -155,29 +107,31 @@ func TestCutAnywhere(t *testing.T) {
 		res, err := c.Install(Spec{Path: path, Content: newContent, Mode: 0o600, UID: -1, GID: -1, Backup: true})
 		return st.Changed || (res != nil && res.Changed), err
 	}
-	reset := func() {
+	reset := func(t *testing.T, path string) {
 		if err := os.WriteFile(path, oldContent, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	reset()
-	p.total.Store(0)
-	if _, err := install(NewRunState()); err != nil {
+	h := viaCutProxy(t, s)
+	path := filepath.Join(t.TempDir(), "galaxy.yaml")
+	reset(t, path)
+	if _, err := install(h, path, NewRunState()); err != nil {
 		t.Fatalf("uncut install: %v", err)
 	}
-	total := p.total.Load()
+	total := h.proxy.Bytes()
 	t.Logf("a whole session is %d bytes", total)
 
 	const points = 40
-	for i := 1; i < points; i++ {
-		n := total * int64(i) / points
-		reset()
-		os.Remove(path + BackupSuffix)
+	eachCut(t, spread(total, points), func(t *testing.T, n int64) {
+		h := viaCutProxy(t, s)
+		dir := t.TempDir()
+		path := filepath.Join(dir, "galaxy.yaml")
+		reset(t, path)
 		st := NewRunState()
-		p.limit.Store(n)
-		_, err := install(st)
-		p.limit.Store(-1)
+		h.proxy.CutAfter(n)
+		_, err := install(h, path, st)
+		h.proxy.CutAfter(-1)
 		got, rerr := os.ReadFile(path)
 		if rerr != nil {
 			t.Fatalf("cut at %d bytes: target missing: %v", n, rerr)
@@ -188,7 +142,7 @@ func TestCutAnywhere(t *testing.T) {
 		if err != nil && !Transient(err) {
 			t.Errorf("cut at %d bytes: %v is not classed transient", n, err)
 		}
-		changed, err := install(st)
+		changed, err := install(h, path, st)
 		if err != nil {
 			t.Fatalf("install after a cut at %d bytes: %v", n, err)
 		}
@@ -204,7 +158,7 @@ func TestCutAnywhere(t *testing.T) {
 			t.Errorf("cut at %d bytes: the backup holds %d bytes, not the old version", n, len(got))
 		}
 		assertClean(t, dir)
-	}
+	})
 }
 
 func assertClean(t *testing.T, dir string) {
@@ -263,8 +217,8 @@ func TestSilentServer(t *testing.T) {
 		mu.Unlock()
 	})
 	hk, _ := NewHostKeys("", []string{"SHA256:" + strings.Repeat("A", 43)})
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	_, pemBytes := sshtest.NewKey(t)
+	signer := signerFromPEM(t, pemBytes)
 	start := time.Now()
 	_, err = Dial(context.Background(), Target{Host: "127.0.0.1", Port: atoi(portOf(ln.Addr().String())), User: "x"}, signer, hk,
 		Options{Timeouts: Timeouts{Connect: time.Second, Handshake: 300 * time.Millisecond, Op: time.Second}})
@@ -284,10 +238,9 @@ func TestSilentServer(t *testing.T) {
 // operation timeout cuts it, the error is transient, the target is intact.
 func TestStallMidUpload(t *testing.T) {
 	t.Parallel()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
-	// The test server runs upstream x/crypto/ssh: its key type.
-	authorized, _ := gossh.NewPublicKey(priv.Public())
+	// The test server runs upstream x/crypto/ssh, the client the fork.
+	up, pemBytes := sshtest.NewKey(t)
+	signer, authorized := signerFromPEM(t, pemBytes), up.PublicKey()
 	var stalls sync.WaitGroup
 	srv, err := localssh.Start(localssh.Config{
 		AuthorizedKey: authorized,
@@ -367,12 +320,7 @@ func (c *unblockingStall) Close() error {
 // the old file stays, and no temporary file is left.
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run as root to mount a small tmpfs")
-		}
-		t.Skip("needs root to mount a small tmpfs")
-	}
+	testenv.MustHaveRoot(t, "mount a small tmpfs")
 	s := sshtest.Start(t)
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
@@ -385,13 +333,8 @@ func TestDiskFull(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hk, _ := NewHostKeys(s.KnownHosts, nil)
-	c, err := Dial(context.Background(), Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_, err = c.Install(Spec{Path: path, Content: bytes.Repeat([]byte("y"), 256<<10), Mode: 0o600, UID: -1, GID: -1, Backup: true})
+	c := dialSSHD(t, s, context.Background(), nil)
+	_, err := c.Install(Spec{Path: path, Content: bytes.Repeat([]byte("y"), 256<<10), Mode: 0o600, UID: -1, GID: -1, Backup: true})
 	var ie *InstallError
 	if !errors.As(err, &ie) {
 		t.Fatalf("got %v, want an InstallError", err)

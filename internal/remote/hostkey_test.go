@@ -2,7 +2,6 @@ package remote_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -17,14 +16,15 @@ import (
 	"time"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
+	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 	"github.com/productgalaxy/sops-deploy-action/internal/xssh/knownhosts"
 )
 
 func newEd25519Signer(t testing.TB) ssh.Signer {
 	t.Helper()
-	priv, _ := ed25519Key(t)
-	s, err := ssh.NewSignerFromKey(priv)
+	_, pemBytes := sshtest.NewKey(t) // upstream's type: the fork's from the PEM
+	s, err := ssh.ParsePrivateKey(pemBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,8 +474,7 @@ func TestHostKeysCertAuthorityAlgorithms(t *testing.T) {
 
 func TestKnownHostsBadLineAmongGoodOnes(t *testing.T) {
 	t.Parallel()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	signer := newEd25519Signer(t)
 	good := knownhosts.Line([]string{"[127.0.0.1]:2222"}, signer.PublicKey())
 	for _, text := range []string{
 		"# ssh-keyscan comment\n" + good + "\n@revoked ssh-ed25519 AAAA-not-base64\n",

@@ -17,19 +17,19 @@ import (
 	"time"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 // Tests of issue 12: every result is what the host holds, under cuts,
 // cancellation, concurrency and hostile directories. All against real
 // OpenSSH.
 
+// dialSSHD connects to s as its user, with its client key, checking its
+// host key, as one attempt of the run whose attempts share st (nil: a run
+// of its own); the connection closes in t.Cleanup.
 func dialSSHD(t *testing.T, s *sshtest.SSHD, ctx context.Context, st *RunState) *Conn {
 	t.Helper()
-	hk, err := NewHostKeys(s.KnownHosts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts, State: st})
+	c, err := tryDialSSHD(t, s, ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,14 +37,15 @@ func dialSSHD(t *testing.T, s *sshtest.SSHD, ctx context.Context, st *RunState) 
 	return c
 }
 
-func needRoot(t *testing.T, why string) {
+// tryDialSSHD is dialSSHD for a test that wants the error; the caller
+// closes the connection.
+func tryDialSSHD(t *testing.T, s *sshtest.SSHD, ctx context.Context, st *RunState) (*Conn, error) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI must run as root: %s", why)
-		}
-		t.Skipf("needs root: %s", why)
+	hk, err := NewHostKeys(s.KnownHosts, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts, State: st})
 }
 
 func write(t *testing.T, p, content string, mode fs.FileMode) {
@@ -96,44 +97,36 @@ func holds(versions map[string]string, content string) bool {
 func TestRollbackCutAnywhere(t *testing.T) {
 	t.Parallel()
 	s := sshtest.Start(t)
-	p := startProxy(t, s.Addr)
-	hk, err := NewHostKeys(strings.Replace(s.KnownHosts, portOf(s.Addr), portOf(p.addr), 1), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer := signerFromPEM(t, s.ClientKeyPEM)
-	target := Target{Host: "127.0.0.1", Port: atoi(portOf(p.addr)), User: s.User}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "galaxy.yaml")
 	v1, v2 := "version: 1\n", strings.Repeat("version: 2\n", 1000)
-	spec := Spec{Path: path, Mode: 0o600, UID: -1, GID: -1}
-	rollback := func(st *RunState) (*Installed, error) {
-		c, err := Dial(context.Background(), target, signer, hk, Options{Timeouts: fastTimeouts, State: st})
+	rollback := func(h *cutHost, path string, st *RunState) (*Installed, error) {
+		c, err := h.dial(st)
 		if err != nil {
 			return nil, err
 		}
 		defer c.Close()
-		return c.Rollback(spec)
+		return c.Rollback(Spec{Path: path, Mode: 0o600, UID: -1, GID: -1})
 	}
-	reset := func() {
-		os.RemoveAll(filepath.Join(dir, TempPrefix+"galaxy.yaml.d"))
+	reset := func(t *testing.T, path string) {
 		write(t, path, v2, 0o600)
 		write(t, path+BackupSuffix, v1, 0o600)
 	}
-	reset()
-	p.total.Store(0)
-	if _, err := rollback(NewRunState()); err != nil {
+	h := viaCutProxy(t, s)
+	path := filepath.Join(t.TempDir(), "galaxy.yaml")
+	reset(t, path)
+	if _, err := rollback(h, path, NewRunState()); err != nil {
 		t.Fatalf("uncut rollback: %v", err)
 	}
-	total := p.total.Load()
+	total := h.proxy.Bytes()
 	const points = 24
-	for i := 1; i < points; i++ {
-		n := total * int64(i) / points
-		reset()
+	eachCut(t, spread(total, points), func(t *testing.T, n int64) {
+		h := viaCutProxy(t, s)
+		dir := t.TempDir()
+		path := filepath.Join(dir, "galaxy.yaml")
+		reset(t, path)
 		st := NewRunState()
-		p.limit.Store(n)
-		_, cutErr := rollback(st)
-		p.limit.Store(-1)
+		h.proxy.CutAfter(n)
+		_, cutErr := rollback(h, path, st)
+		h.proxy.CutAfter(-1)
 		got := versionsOnHost(t, path)
 		if cur := read(path); cur != v1 && cur != v2 {
 			t.Fatalf("cut at %d bytes: the target holds neither version (%d bytes)", n, len(cur))
@@ -147,12 +140,9 @@ func TestRollbackCutAnywhere(t *testing.T) {
 			if read(path) != v1 || read(path+BackupSuffix) != v2 {
 				t.Fatalf("cut at %d bytes: reported success but the versions are not swapped", n)
 			}
-			// What such a cut leaves (an empty work directory, a lock whose
-			// lease runs out in 30 s) a later run removes.
-			os.Remove(filepath.Join(dir, TempPrefix+"galaxy.yaml.lock"))
-			continue
+			return
 		}
-		res, err := rollback(st)
+		res, err := rollback(h, path, st)
 		if err != nil {
 			t.Fatalf("retry after a cut at %d bytes: %v", n, err)
 		}
@@ -163,14 +153,14 @@ func TestRollbackCutAnywhere(t *testing.T) {
 			t.Errorf("retry after a cut at %d bytes: reported %+v", n, res)
 		}
 		assertClean(t, dir)
-	}
+	})
 }
 
 // TestRollbackFullDisk: a rollback writes no data, so it completes on a
 // full file system and keeps both versions.
 func TestRollbackFullDisk(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "to mount a small tmpfs")
+	testenv.MustHaveRoot(t, "mount a small tmpfs")
 	s := sshtest.Start(t)
 	mnt := t.TempDir()
 	if out, err := runCmd("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt); err != nil {
@@ -201,7 +191,7 @@ func runCmd(name string, args ...string) ([]byte, error) {
 // group the run asks for, as a deploy would.
 func TestRollbackModeAndGroup(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "to set a group")
+	testenv.MustHaveRoot(t, "set a group")
 	s := sshtest.Start(t)
 	c := dialSSHD(t, s, context.Background(), nil)
 	dir := t.TempDir()
@@ -235,7 +225,7 @@ func TestRollbackModeAndGroup(t *testing.T) {
 // refuses and says what to create.
 func TestCreatedDirectories(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "to set a group")
+	testenv.MustHaveRoot(t, "set a group")
 	s := sshtest.Start(t)
 	c := dialSSHD(t, s, context.Background(), nil)
 	base := t.TempDir()
@@ -278,7 +268,6 @@ func TestConcurrentRuns(t *testing.T) {
 	for i := range runs {
 		versions[string(content(i))] = true
 	}
-	hk, _ := NewHostKeys(s.KnownHosts, nil)
 	for round := range rounds {
 		// Connect first, then start every run at once, so that their
 		// installs overlap.
@@ -286,12 +275,7 @@ func TestConcurrentRuns(t *testing.T) {
 		for i := range runs {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			c, err := Dial(ctx, Target{Host: s.Host, Port: s.Port, User: s.User}, signerFromPEM(t, s.ClientKeyPEM), hk, Options{Timeouts: fastTimeouts})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			conns[i] = c
+			conns[i] = dialSSHD(t, s, ctx, nil)
 		}
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -441,7 +425,7 @@ func TestBackupOfLargeFile(t *testing.T) {
 // group or others, except a sticky one above the target's (/tmp).
 func TestDirectoryChecks(t *testing.T) {
 	t.Parallel()
-	needRoot(t, "to give a directory to another user")
+	testenv.MustHaveRoot(t, "give a directory to another user")
 	s := sshtest.Start(t)
 	c := dialSSHD(t, s, context.Background(), nil)
 	for _, tc := range []struct {

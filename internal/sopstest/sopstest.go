@@ -10,29 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 // CLI returns the sops CLI, failing the test under CI and skipping it
 // elsewhere when sops is not installed.
 func CLI(t testing.TB) string {
 	t.Helper()
-	if p, err := exec.LookPath("sops"); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "sops")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	msg := "sops not found; go install github.com/getsops/sops/v3/cmd/sops@v3.13.3"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return testenv.MustHaveCommand(t, "sops", "go install github.com/getsops/sops/v3/cmd/sops@v3.13.3")
 }
 
 // Encrypt encrypts plain YAML to the age recipients (comma-separated) and

@@ -33,6 +33,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
 const (
@@ -163,8 +165,8 @@ func WithListenAddr(host string) Option {
 }
 
 // Start starts sshd for the duration of the test and stops it in
-// t.Cleanup. It skips the test when sshd or sftp-server is not installed,
-// unless the environment variable CI is "true", in which case it fails.
+// t.Cleanup. Without sshd or sftp-server it ends the test by
+// testenv.Missing: a skip, or a failure under CI.
 func Start(t testing.TB, opts ...Option) *SSHD {
 	t.Helper()
 	o := options{listenHost: "127.0.0.1"}
@@ -174,11 +176,11 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 
 	sshdPath := findSSHD()
 	if sshdPath == "" {
-		skipOrFatal(t, "sshd not found; install openssh-server")
+		testenv.Missing(t, "sshd not found; install openssh-server")
 	}
 	sftpPath := findFile(sftpCandidates)
 	if sftpPath == "" {
-		skipOrFatal(t, "sftp-server not found; install openssh-server")
+		testenv.Missing(t, "sftp-server not found; install openssh-server")
 	}
 
 	u, err := user.Current()
@@ -412,14 +414,6 @@ func (s *SSHD) readLog() string {
 	return string(b)
 }
 
-func skipOrFatal(t testing.TB, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
 func findSSHD() string {
 	if p := findFile(sshdCandidates); p != "" {
 		return p
@@ -493,6 +487,14 @@ func sshdConfig(host string, port int, hostKey, authKeys, sftpServer string, pen
 		"MaxStartups 100",
 		"MaxSessions 50",
 		"Subsystem sftp " + sftpServer,
+		// sshd runs every session, sftp-server included, through the
+		// login shell, and bash sources ~/.bashrc when SSH_CLIENT is set
+		// and it is a top-level shell (SHLVL unset or 0). The test
+		// user's rc file is not the host under test (pyenv init here
+		// added 0.4 s to every session; one that prints would break
+		// them all); SHLVL=1 makes bash a nested shell that skips it.
+		// WithSubsystem covers a chatty shell on purpose.
+		"SetEnv SHLVL=1",
 	}
 	if penalties {
 		// Tests deliberately fail logins; newer sshd would penalize 127.0.0.1.
@@ -586,9 +588,7 @@ func probeBanner(addr string) error {
 // it, and skips elsewhere.
 func ChrootDir(t testing.TB) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		skipOrFatal(t, "needs root for sshd's ChrootDirectory")
-	}
+	testenv.MustHaveRoot(t, "sshd's ChrootDirectory")
 	root, err := os.MkdirTemp("/run", "sops-deploy-chroot-")
 	if err != nil {
 		t.Fatal(err)
@@ -598,4 +598,16 @@ func ChrootDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// NewKey returns a fresh ed25519 key as a signer and in the OpenSSH PEM
+// encoding (no passphrase) an ssh_key input holds. No server authorizes
+// it until told to (WithAuthorizedKey, Authorize).
+func NewKey(t testing.TB) (ssh.Signer, []byte) {
+	t.Helper()
+	signer, pemBytes, err := generateKey("sshtest key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, pemBytes
 }
