@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
@@ -90,6 +91,12 @@ func (b *tailBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (b *tailBuffer) isTruncated() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.truncated
+}
+
 func (b *tailBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -145,10 +152,24 @@ func (c *Conn) exec(ctx context.Context, command string) (CommandOutput, error) 
 	stdout := &tailBuffer{max: maxCommandOutput}
 	stderr := &tailBuffer{max: maxCommandOutput}
 	sess.Stdout, sess.Stderr = stdout, stderr
-	stop := context.AfterFunc(ctx, func() { sess.Close() })
-	defer stop()
-	err = sess.Run(command)
-	out := CommandOutput{Stdout: stdout.String(), Stderr: stderr.String(), Truncated: stdout.truncated || stderr.truncated}
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(command) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// sshd keeps a session open until its command exits, so closing
+		// the channel does not end the wait: ask the command to stop,
+		// and give up waiting after the grace period (the connection's
+		// close ends the session).
+		_ = sess.Signal(ssh.SIGTERM)
+		sess.Close()
+		select {
+		case <-done:
+		case <-time.After(cancelGrace):
+		}
+	}
+	out := CommandOutput{Stdout: stdout.String(), Stderr: stderr.String()}
+	out.Truncated = stdout.isTruncated() || stderr.isTruncated()
 	if ctx.Err() != nil {
 		return out, ctx.Err()
 	}

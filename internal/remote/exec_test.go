@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
 	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
@@ -38,13 +39,21 @@ func TestRunCommand(t *testing.T) {
 	if len(out.Stdout) > 64<<10 || !out.Truncated {
 		t.Errorf("output not bounded: %d bytes, truncated=%v", len(out.Stdout), out.Truncated)
 	}
+	// A cancelled (or timed out) run does not wait for the command to
+	// end: sshd keeps the session open until its child exits, so Run asks
+	// the command to stop and gives up after the grace period. (Before,
+	// this case waited out the whole sleep.)
 	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	// Run does not return before the command ends, cancelled or not
-	// (sshd keeps a session channel open until its child exits), so the
-	// command is short: with "sleep 30" this case took 30 s.
-	if _, err := c.Run(cctx, target, "sleep 2"); !errors.Is(err, context.Canceled) {
-		t.Errorf("Run with a cancelled context = %v", err)
+	time.AfterFunc(200*time.Millisecond, cancel)
+	returned := make(chan error, 1)
+	go func() { _, err := c.Run(cctx, target, "sleep 60"); returned <- err }()
+	select {
+	case err := <-returned:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run with a cancelled context = %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run still waits for the command after its context was cancelled")
 	}
 }
 
