@@ -72,6 +72,19 @@ func (e *ConnectError) Error() string {
 
 func (e *ConnectError) Unwrap() error { return e.Err }
 
+// Hint says how to fix it: the cause decides whether the host is
+// unreachable, refused a channel, or does not run sshd with SFTP.
+func (e *ConnectError) Hint() string {
+	var oce *ssh.OpenChannelError
+	switch {
+	case errors.As(e.Err, &oce):
+		return "the server refused the channel: on a jump host allow forwarding for the user (AllowTcpForwarding local); on the target allow SFTP (Subsystem sftp)"
+	case errors.Is(e.Err, context.DeadlineExceeded):
+		return "check that the host is up and that its SSH port is reachable from the runner"
+	}
+	return "check host and port, and that sshd runs on the host and allows SFTP (Subsystem sftp)"
+}
+
 // AuthError says the server refused the client key.
 type AuthError struct {
 	User, Addr string
@@ -84,6 +97,14 @@ func (e *AuthError) Error() string {
 		return fmt.Sprintf("%s@%s does not accept public key authentication", e.User, e.Addr)
 	}
 	return fmt.Sprintf("%s@%s refused the ssh_key (%s)", e.User, e.Addr, e.Key)
+}
+
+// Hint says how to fix it.
+func (e *AuthError) Hint() string {
+	if !e.Offered {
+		return "enable PubkeyAuthentication in the host's sshd_config"
+	}
+	return fmt.Sprintf("add the public key of ssh_key to ~%s/.ssh/authorized_keys on the host, and check the user input", e.User)
 }
 
 // SudoError says the SFTP server could not be started through sudo.
@@ -99,12 +120,22 @@ func (e *SudoError) Error() string {
 	return fmt.Sprintf("failed to start the SFTP server through sudo -n: %q", e.Stderr)
 }
 
+// Hint says how to fix it.
+func (e *SudoError) Hint() string {
+	return fmt.Sprintf("let the login user run sftp-server as root without a password: add `%s ALL=(root) NOPASSWD: /usr/lib/openssh/sftp-server` (RHEL: /usr/libexec/openssh/sftp-server) with visudo -f /etc/sudoers.d/sops-deploy", e.User)
+}
+
 // OpTimeoutError says one SFTP operation took longer than Timeouts.Op, so
 // the connection was cut.
 type OpTimeoutError struct{ After time.Duration }
 
 func (e *OpTimeoutError) Error() string {
 	return fmt.Sprintf("an SFTP operation stalled for more than %s; the connection was closed; %s", e.After, OldOrNew)
+}
+
+// Hint says what to check.
+func (e *OpTimeoutError) Hint() string {
+	return "check the host's disk and load; the deploy is retried on such failures up to the retries input"
 }
 
 // Conn is an SSH connection with an SFTP session.
