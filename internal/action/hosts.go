@@ -142,7 +142,7 @@ func (d *hostDeployer) attempt(ctx context.Context, h inputs.Host, st *remote.Ru
 		return err
 	}
 	defer conn.Close()
-	res.HostKey = conn.HostKeyType + " " + conn.HostKey
+	res.HostKey = conn.HostKeyType + " " + conn.HostKeyFingerprint
 	if d.cfg.RestartCommand != "" {
 		// Refuse an account that runs no commands before writing anything.
 		if err := conn.CheckExec(ctx, target); err != nil {

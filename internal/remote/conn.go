@@ -149,8 +149,8 @@ type Conn struct {
 	jump    *ssh.Client
 	sftp    *sftp.Client
 	session *ssh.Session // the sudo exec channel, if any
-	// HostKey is the verified host key's fingerprint.
-	HostKey string
+	// HostKeyFingerprint is the verified host key's SHA256 fingerprint.
+	HostKeyFingerprint string
 	// HostKeyType is the verified host key's type.
 	HostKeyType string
 	opTimeout   time.Duration
@@ -195,7 +195,7 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts O
 		}
 		return nil, err
 	}
-	c.ssh, c.wire, c.addr, c.HostKey, c.HostKeyType = client, wire, t.Addr(), ssh.FingerprintSHA256(key), key.Type()
+	c.ssh, c.wire, c.addr, c.HostKeyFingerprint, c.HostKeyType = client, wire, t.Addr(), ssh.FingerprintSHA256(key), key.Type()
 	// A cancelled run still removes its temporary files: the connection
 	// stays open for cancelGrace, then it is closed whatever is in flight.
 	c.stop = context.AfterFunc(ctx, func() { time.AfterFunc(cancelGrace, c.closeTransport) })

@@ -69,7 +69,7 @@ func TestDial(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Dial: %v", err)
 			}
-			if got, want := c.HostKey, srv.Fingerprint; got != want {
+			if got, want := c.HostKeyFingerprint, srv.Fingerprint; got != want {
 				t.Errorf("HostKey: got %q, want %q", got, want)
 			}
 			if got, want := c.HostKeyType, ssh.KeyAlgoED25519; got != want {

@@ -61,7 +61,7 @@ func TestPinnedStockHost(t *testing.T) {
 			t.Errorf("pinned by its %s key: %v", k.Type(), err)
 			continue
 		}
-		if got, want := c.HostKey, ssh.FingerprintSHA256(k); got != want {
+		if got, want := c.HostKeyFingerprint, ssh.FingerprintSHA256(k); got != want {
 			t.Errorf("pinned by its %s key: verified %s %s", k.Type(), c.HostKeyType, got)
 		}
 		c.Close()

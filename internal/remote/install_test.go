@@ -135,7 +135,7 @@ func TestInstallNewNested(t *testing.T) {
 func TestInstallOpenSSH(t *testing.T) {
 	t.Parallel()
 	c, s := dialOpenSSH(t)
-	if got, want := c.HostKey, s.Fingerprint; got != want {
+	if got, want := c.HostKeyFingerprint, s.Fingerprint; got != want {
 		t.Errorf("HostKey: got %q, want %q", got, want)
 	}
 	checkNewInstall(t, c)
