@@ -271,7 +271,7 @@ type timeoutError struct {
 
 func (e *timeoutError) Error() string {
 	msg := fmt.Sprintf("did not finish within %s (%d attempt(s)); last error: %v", e.After, e.Attempts, e.Last)
-	if !strings.HasSuffix(msg, remote.OldOrNew) { // the remote errors say it
+	if !strings.Contains(msg, "remote_path ") { // the remote errors say what it holds
 		msg += "; " + remote.OldOrNew
 	}
 	return msg

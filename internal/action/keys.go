@@ -31,7 +31,7 @@ func (d *hostDeployer) changedKeys(conn *remote.Conn, inst *remote.Installed, ch
 	case inst.Changed && inst.Replaced > secrets.MaxFileSize:
 		return &report.KeyChanges{Unknown: "the replaced version is too large to compare with"}
 	case !d.cfg.Backup || inst.Backup == "":
-		return &report.KeyChanges{Unknown: "backup is off, so the replaced version was not kept to compare with"}
+		return &report.KeyChanges{Unknown: "the replaced version was not read during the install, and backup is off, so it was not kept to compare with"}
 	default:
 		prev, err = conn.ReadFile(inst.Backup, inst.Replaced, secrets.MaxFileSize)
 	}

@@ -90,9 +90,15 @@ type AuthError struct {
 	User, Addr string
 	Key        string // key type and fingerprint, public
 	Offered    bool   // false when the server did not offer public key auth
+	// Then lists the methods the server asks for after accepting the
+	// key (sshd's AuthenticationMethods publickey,…); empty otherwise.
+	Then []string
 }
 
 func (e *AuthError) Error() string {
+	if len(e.Then) > 0 {
+		return fmt.Sprintf("%s@%s accepted the ssh_key (%s) but then requires %s too; the action logs in with a key only", e.User, e.Addr, e.Key, strings.Join(e.Then, " or "))
+	}
 	if !e.Offered {
 		return fmt.Sprintf("%s@%s does not accept public key authentication", e.User, e.Addr)
 	}
@@ -101,6 +107,9 @@ func (e *AuthError) Error() string {
 
 // Hint says how to fix it.
 func (e *AuthError) Hint() string {
+	if len(e.Then) > 0 {
+		return fmt.Sprintf("let %s log in with the key alone: AuthenticationMethods publickey in a Match User block of the host's sshd_config", e.User)
+	}
 	if !e.Offered {
 		return "enable PubkeyAuthentication in the host's sshd_config"
 	}
@@ -164,6 +173,7 @@ type Conn struct {
 	state    *RunState
 	// renewEvery is how often a held lock is renewed.
 	renewEvery time.Duration
+	renewing   atomic.Int32 // lock renewals running
 	trace      tracer
 	sent       *sentCounter // SFTP requests written, for flight
 	sending    sync.Mutex   // held by a flight, and by any other sender meanwhile
@@ -263,7 +273,10 @@ const maxStderr = 4096
 // its WRITE requests in flight at once, not one round trip per packet. A
 // failed write may leave holes in the temporary file; it is never renamed
 // then (the size and every answer are checked first).
-var sftpOptions = []sftp.ClientOption{sftp.UseConcurrentWrites(true)}
+//
+// The packet size is pkg/sftp's default, set here because install.go's
+// maxOneWrite (a write that is one request) depends on it.
+var sftpOptions = []sftp.ClientOption{sftp.UseConcurrentWrites(true), sftp.MaxPacket(maxOneWrite)}
 
 // startSFTP opens a session channel and starts the sftp subsystem on it,
 // as sftp.NewClient does, but with the request stream passed through tr,
@@ -521,6 +534,7 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 		hostErr   error
 		verified  bool
 		allowed   []string // the methods the last auth failure listed
+		partial   bool     // the key was accepted, another method is required
 		presented ssh.PublicKey
 	)
 	cfg := &ssh.ClientConfig{
@@ -535,6 +549,7 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 		})},
 		AuthCallback: func(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
 			allowed = ac.AllowedMethods
+			partial = slices.Contains(ac.PartialSuccessMethods, "publickey")
 			return nil, nil
 		},
 		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
@@ -576,8 +591,12 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 		case verified:
 			// A host that does not list publickey did not consider the key.
 			// With no list (it disconnected instead), say the key was refused.
-			offered := allowed == nil || slices.Contains(allowed, "publickey")
-			return nil, presented, nil, &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: offered}
+			offered := partial || allowed == nil || slices.Contains(allowed, "publickey")
+			ae := &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: offered}
+			if partial {
+				ae.Then = allowed
+			}
+			return nil, presented, nil, ae
 		}
 		return nil, presented, nil, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
 	}

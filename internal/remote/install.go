@@ -209,8 +209,10 @@ func (tx *txn) rollback(s Spec) (*Installed, error) {
 	if err := tx.restoreAttrs(tx.newPath(), s); err != nil {
 		return nil, err
 	}
+	if err := tx.beforeSwitch(); err != nil {
+		return nil, err
+	}
 	var fi fs.FileInfo
-	c.state.Changed, c.state.switchSent = true, true
 	errs := c.flight(
 		func() error { return c.sftp.PosixRename(tx.newPath(), tx.path) },
 		func() (err error) { fi, err = c.sftp.Lstat(tx.path); return err },
@@ -287,6 +289,22 @@ func (tx *txn) restoreAttrs(p string, s Spec) error {
 	if err := c.op(func() error { return c.sftp.Chown(p, u, g) }); err != nil {
 		return &InstallError{Step: fmt.Sprintf("set owner %d:%d of", u, g), Path: p, Err: err}
 	}
+	return nil
+}
+
+// beforeSwitch is said just before the flight that renames a new version
+// over the target. A cancelled run sends nothing more (finish removes the
+// work directory under the lock); otherwise the switch goes out and what
+// follows it (keeping the old version, the release) is finished even if
+// the run is cancelled meanwhile. The run counts as having changed the
+// host from here, whatever becomes of the reply.
+func (tx *txn) beforeSwitch() error {
+	c := tx.c
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	c.cleaning.Store(true)
+	c.state.Changed, c.state.switchSent = true, true
 	return nil
 }
 
@@ -500,8 +518,8 @@ func (tx *txn) createNew(s Spec) (f, syncFile *sftp.File, own [2]int, err error)
 	return f, syncFile, [2]int{u, g}, nil
 }
 
-// maxOneWrite is the most content pkg/sftp writes in one WRITE request
-// (its default packet size, which the client does not change).
+// maxOneWrite is the most content pkg/sftp writes in one WRITE request:
+// the packet size sftpOptions sets (pkg/sftp's default).
 const maxOneWrite = 1 << 15
 
 // syncInFill says the sync can go in the same flight as the write: the
@@ -640,8 +658,10 @@ func (tx *txn) syncSteps(f *sftp.File, s Spec) *syncSteps {
 // flights leave, so a CLOSE that fails cannot make the renamed file wrong.
 func (tx *txn) closeAndSwitch(f *sftp.File, s Spec) (fs.FileInfo, error) {
 	c := tx.c
+	if err := tx.beforeSwitch(); err != nil {
+		return nil, err
+	}
 	var fi fs.FileInfo
-	c.state.Changed, c.state.switchSent = true, true
 	steps := []func() error{
 		f.Close,
 		func() error { return c.sftp.PosixRename(tx.newPath(), tx.path) },

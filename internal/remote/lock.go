@@ -86,6 +86,12 @@ func (tx *txn) lock(s Spec) error {
 		var err error
 		if first {
 			err = tx.lockAndInspect(mine)
+			if tx.refusal != nil {
+				if err == nil {
+					tx.hold(mine) // finish releases it, if the server still answers
+				}
+				return tx.refusal
+			}
 		} else {
 			err = c.op(func() error { return c.sftp.Symlink(mine, tx.lockPath()) })
 		}
@@ -226,8 +232,10 @@ func (tx *txn) hold(text string) {
 	tx.locked = true
 	stop, done := make(chan struct{}), make(chan struct{})
 	tx.release = func() { close(stop); <-done }
+	tx.c.renewing.Add(1)
 	go func() {
 		defer close(done)
+		defer tx.c.renewing.Add(-1)
 		t := time.NewTicker(tx.c.renewEvery)
 		defer t.Stop()
 		for {

@@ -60,6 +60,11 @@ type txn struct {
 	// once collected (see current).
 	readCur bool
 	curOpen *pending[*sftp.File]
+	// openSent is that OPEN whether or not the lock was taken, and
+	// refusal the target's refusal that lockAndInspect found before
+	// anything else was sent (see refuseUnopenable).
+	openSent *pending[*sftp.File]
+	refusal  error
 	// previous is the target's content before the operation, when read.
 	previous []byte
 
@@ -105,7 +110,8 @@ func (c *Conn) begin(s Spec, needLink, readCur bool) (*txn, error) {
 		}
 		ok, err := c.hasExtension(ext)
 		if err == nil && !ok {
-			err = &InstallError{Step: "replace atomically", Path: s.Path, Err: fmt.Errorf("the SFTP server lacks %s", ext)}
+			err = &InstallError{Step: "replace atomically", Path: s.Path, Err: fmt.Errorf("the SFTP server lacks %s", ext),
+				Fix: "use OpenSSH's sftp-server or internal-sftp as the host's SFTP server (Subsystem sftp in sshd_config)"}
 		}
 		if err != nil {
 			return nil, tx.abort(err)
@@ -207,6 +213,10 @@ func (tx *txn) lockAndInspect(mine string) error {
 		steps = append(steps, step)
 	}
 	errs := c.flight(steps...)
+	if open != nil {
+		tx.openSent = open
+		tx.refusal = refuseUnopenable(tx.path, infos[0])
+	}
 	if errs[0] == nil {
 		// Answered under the lock. Without the lock the OPEN is ignored
 		// (the handle stays to the end of the session): what it opened
@@ -215,6 +225,17 @@ func (tx *txn) lockAndInspect(mine string) error {
 		tx.curOpen = open
 	}
 	return errs[0]
+}
+
+// refuseUnopenable refuses, from its LSTAT, a target whose OPEN may block
+// the server (a named pipe, a device, a link to one), before any other
+// request is sent: a request behind a blocked OPEN is never answered.
+// finish then tells whether the OPEN was answered after all.
+func refuseUnopenable(p string, fi fs.FileInfo) error {
+	if fi == nil || fi.Mode().IsRegular() || fi.IsDir() {
+		return nil
+	}
+	return checkTarget(p, fi, "replace")
 }
 
 // current returns a handle to read the target (a regular file, as
@@ -335,12 +356,22 @@ func (tx *txn) removeWork() error {
 // returns res and err, with err telling a cancelled run what was cleaned.
 func (tx *txn) finish(res *Installed, err error) (*Installed, error) {
 	c := tx.c
-	if p := tx.curOpen; p != nil && !p.answeredWithin(cancelGrace) {
+	if p := tx.openSent; p != nil && !p.answeredWithin(cancelGrace) {
 		// The OPEN sent with the lock blocks the server (the target is
-		// a named pipe or a device, which inspect refused): it answers
+		// a named pipe or a device, refused on its LSTAT): it answers
 		// nothing after it. Nothing can be cleaned on this session; the
 		// lock expires after its lease.
-		c.closeTransport()
+		c.closeTransport() // first: a renewal in progress waits on the blocked server
+		if tx.locked {
+			tx.release()
+			var ie *InstallError
+			if errors.As(err, &ie) && ie.Fix != "" {
+				ie.Fix += fmt.Sprintf("; the lock this run took expires within %s", lockLease)
+			}
+		}
+		if err == nil {
+			err = &InstallError{Step: "read the current version of", Path: tx.path, Err: errors.New("the server did not answer its OPEN"), Fix: targetHint}
+		}
 		return nil, err
 	}
 	c.cleaning.Store(true)

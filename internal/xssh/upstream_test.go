@@ -2,6 +2,8 @@ package ssh
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,6 +105,11 @@ func TestForkEqualsUpstream(t *testing.T) {
 				if err := equalOutsidePatches(string(src), string(upSrc)); err != "" {
 					t.Errorf("%s: %s", path, err)
 				}
+				// An upgrade that changes what the patches replace (an auth
+				// fix upstream) must be looked at: the patch may need it.
+				if got := replacedDigest(string(src), string(upSrc)); got != replacedUpstream {
+					t.Errorf("%s: the upstream code the patches replace changed (digest %s, was %s): port the change into the patch, then update replacedUpstream", path, got, replacedUpstream)
+				}
 				continue
 			}
 			if bytes.Contains(src, []byte(beginMarker)) {
@@ -147,6 +154,34 @@ func equalOutsidePatches(fork, upstream string) string {
 		rest = rest[j+len(p):]
 	}
 	return ""
+}
+
+// replacedUpstream is replacedDigest of client_auth.go at the version the
+// fork was made from (v0.59.0).
+const replacedUpstream = "ac4b7cdf49ad40d81c1c8e89e2fba10deb28f8c1699bc57d0d37db87c2ab653c"
+
+// replacedDigest is a SHA-256 of the upstream text that fork's patch
+// regions replace (fork must pass equalOutsidePatches).
+func replacedDigest(fork, upstream string) string {
+	pieces, _ := outsidePatches(fork)
+	if len(pieces) < 2 || !strings.HasPrefix(upstream, pieces[0]) {
+		return ""
+	}
+	h := sha256.New()
+	rest := upstream[len(pieces[0]):]
+	for i, p := range pieces[1:] {
+		j := strings.Index(rest, p)
+		if i == len(pieces)-2 {
+			j = len(rest) - len(p)
+		}
+		if j < 0 {
+			return ""
+		}
+		h.Write([]byte(rest[:j]))
+		h.Write([]byte{0})
+		rest = rest[j+len(p):]
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // outsidePatches splits src at its patch regions.
