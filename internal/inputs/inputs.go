@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 )
 
 // The defaults of the inputs, for a run outside the runner (which passes
@@ -33,12 +33,12 @@ var SecretInputs = []string{"age_key", "ssh_key", "ssh_key_passphrase"}
 type Config struct {
 	Operation        Operation
 	Env              string
-	AgeKey           secrets.String
+	AgeKey           secret.String
 	Hosts            []Host
 	Port             int // default port
 	User             string
-	SSHKey           secrets.String
-	SSHKeyPassphrase secrets.String
+	SSHKey           secret.String
+	SSHKeyPassphrase secret.String
 	KnownHosts       string   // known_hosts text, or ""
 	HostFingerprints []string // SHA256:… fingerprints, or nil
 	File             string   // path relative to the workspace, slash-separated
@@ -110,9 +110,9 @@ var (
 // input has one parser below; the operation decides which are read.
 func Load(get func(name string) string) (*Config, error) {
 	c := &Config{
-		AgeKey:           secrets.NewString(get("age_key")),
-		SSHKey:           secrets.NewString(get("ssh_key")),
-		SSHKeyPassphrase: secrets.NewString(get("ssh_key_passphrase")),
+		AgeKey:           secret.NewString(get("age_key")),
+		SSHKey:           secret.NewString(get("ssh_key")),
+		SSHKeyPassphrase: secret.NewString(get("ssh_key_passphrase")),
 		KnownHosts:       get("known_hosts"),
 	}
 	var err error

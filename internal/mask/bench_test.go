@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 )
 
 type discard struct{ n int }
@@ -13,13 +13,13 @@ func (d *discard) AddMask(s string) { d.n += len(s) }
 
 // BenchmarkValues10k registers 10,000 values, one in a hundred multi-line.
 func BenchmarkValues10k(b *testing.B) {
-	leaves := make([]secrets.Leaf, 10000)
+	leaves := make([]secret.Leaf, 10000)
 	for i := range leaves {
 		v := fmt.Sprintf("value-%05d-abcdefghijklmnopqrstuvwxyz0123", i)
 		if i%100 == 0 {
 			v += "\nsecond line " + v + "\nthird line\n"
 		}
-		leaves[i] = secrets.Leaf{Path: fmt.Sprintf("key_%05d", i), Type: "str", Value: secrets.NewString(v)}
+		leaves[i] = secret.Leaf{Path: fmt.Sprintf("key_%05d", i), Type: "str", Value: secret.NewString(v)}
 	}
 	b.ReportAllocs()
 	for b.Loop() {

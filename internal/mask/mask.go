@@ -7,7 +7,7 @@ package mask
 import (
 	"strings"
 
-	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 )
 
 // MinLength is the shortest value registered as a mask. The runner masks
@@ -56,7 +56,7 @@ type Skipped struct {
 }
 
 // Values registers every decrypted value and reports those it left out.
-func Values(r Registrar, leaves []secrets.Leaf) Skipped {
+func Values(r Registrar, leaves []secret.Leaf) Skipped {
 	var sk Skipped
 	seen := map[string]bool{}
 	for _, l := range leaves {

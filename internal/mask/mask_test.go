@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 )
 
 type rec []string
@@ -31,11 +31,11 @@ func TestForms(t *testing.T) {
 
 func TestValues(t *testing.T) {
 	t.Parallel()
-	leaf := func(path, typ, v string) secrets.Leaf {
-		return secrets.Leaf{Path: path, Type: typ, Value: secrets.NewString(v)}
+	leaf := func(path, typ, v string) secret.Leaf {
+		return secret.Leaf{Path: path, Type: typ, Value: secret.NewString(v)}
 	}
 	var r rec
-	sk := Values(&r, []secrets.Leaf{
+	sk := Values(&r, []secret.Leaf{
 		leaf("a", "str", "long-enough"),
 		leaf("b", "str", ""),
 		leaf("c", "null", ""),

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
-	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 )
 
@@ -63,7 +63,7 @@ func TestCheckExecSFTPOnly(t *testing.T) {
 	t.Parallel()
 	root := sshtest.ChrootDir(t)
 	s := sshtest.Start(t, sshtest.WithChroot(root))
-	signer, err := remote.ParseSigner(secrets.NewString(string(s.ClientKeyPEM)), secrets.NewString(""))
+	signer, err := remote.ParseSigner(secret.NewString(string(s.ClientKeyPEM)), secret.NewString(""))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/pkg/sftp"
 
-	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 )
 
 // OldOrNew is what is always true of remote_path after a failure.
@@ -95,7 +95,7 @@ type Installed struct {
 	Replaced int64
 	// Previous is the content of the version this call replaced, when
 	// Spec.ReadPrevious asked for it and HasPrevious says it was read.
-	Previous    secrets.Bytes
+	Previous    secret.Bytes
 	HasPrevious bool
 }
 
@@ -160,7 +160,7 @@ func (tx *txn) install(s Spec) (*Installed, error) {
 		done.Replaced = tx.cur.Size()
 	}
 	if tx.previous != nil {
-		done.Previous, done.HasPrevious = secrets.NewBytes(tx.previous), true
+		done.Previous, done.HasPrevious = secret.NewBytes(tx.previous), true
 	}
 	return verified(s.Path, fi, int64(len(s.Content)), s.Mode, s.UID, s.GID, done)
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/productgalaxy/sops-deploy-action/internal/localssh"
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
-	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 )
 
@@ -206,7 +206,7 @@ func TestInstallReplace(t *testing.T) {
 func dialOpenSSH(t *testing.T) (*remote.Conn, *sshtest.SSHD) {
 	t.Helper()
 	s := sshtest.Start(t)
-	signer, err := remote.ParseSigner(secrets.NewString(string(s.ClientKeyPEM)), secrets.NewString(""))
+	signer, err := remote.ParseSigner(secret.NewString(string(s.ClientKeyPEM)), secret.NewString(""))
 	if err != nil {
 		t.Fatalf("ParseSigner: %v", err)
 	}

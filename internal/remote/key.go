@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
@@ -26,8 +26,8 @@ func (e *KeyError) Hint() string { return e.Fix }
 // ParseSigner parses the ssh_key input, after undoing what copy-paste does
 // to keys (BOM, CRLF, surrounding blank lines), and diagnoses the common
 // ways a pasted key is broken.
-func ParseSigner(key, passphrase secrets.String) (ssh.Signer, error) {
-	text := secrets.NormalizeKeyText(key.Reveal())
+func ParseSigner(key, passphrase secret.String) (ssh.Signer, error) {
+	text := secret.NormalizeKeyText(key.Reveal())
 	switch {
 	case strings.HasPrefix(text, "ssh-") || strings.HasPrefix(text, "ecdsa-sha2-") || strings.HasPrefix(text, "sk-"):
 		return nil, &KeyError{"is a public key, not a private key", "pass the private key file (id_ed25519, not id_ed25519.pub)"}

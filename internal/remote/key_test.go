@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
-	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
@@ -196,7 +196,7 @@ func TestParseSigner(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			signer, err := remote.ParseSigner(secrets.NewString(tc.key), secrets.NewString(tc.passphrase))
+			signer, err := remote.ParseSigner(secret.NewString(tc.key), secret.NewString(tc.passphrase))
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("ParseSigner: %v", err)
@@ -274,7 +274,7 @@ func publicTexts(t testing.TB, encrypted []byte) []string {
 		{string(encrypted), ""},
 		{string(encrypted), "wrong"},
 	} {
-		_, err := remote.ParseSigner(secrets.NewString(in.key), secrets.NewString(in.pass))
+		_, err := remote.ParseSigner(secret.NewString(in.key), secret.NewString(in.pass))
 		var ke *remote.KeyError
 		if !errors.As(err, &ke) {
 			t.Fatalf("ParseSigner(%q) = %v, want a *remote.KeyError", in.key, err)
@@ -304,7 +304,7 @@ func FuzzParseSigner(f *testing.F) {
 		if passphrase != "" && slowKDF(key) {
 			t.Skip("bcrypt rounds too high for a fuzz run")
 		}
-		signer, err := remote.ParseSigner(secrets.NewString(key), secrets.NewString(passphrase))
+		signer, err := remote.ParseSigner(secret.NewString(key), secret.NewString(passphrase))
 		if err == nil {
 			if signer == nil {
 				t.Fatal("ParseSigner returned neither a signer nor an error")
@@ -337,7 +337,7 @@ func containsAny(texts []string, s string) bool {
 // slowKDF reports whether key is an OpenSSH key whose bcrypt KDF asks for
 // so many rounds that trying a passphrase would stall the fuzzer.
 func slowKDF(key string) bool {
-	block, _ := pem.Decode([]byte(secrets.NormalizeKeyText(key) + "\n"))
+	block, _ := pem.Decode([]byte(secret.NormalizeKeyText(key) + "\n"))
 	if block == nil {
 		return false
 	}

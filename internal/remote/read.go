@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/productgalaxy/sops-deploy-action/internal/secrets"
+	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 )
 
 // ErrTooLarge says a file on the host is larger than the caller's bound.
@@ -17,9 +17,9 @@ var ErrTooLarge = errors.New("larger than the bound")
 // (the size the file is known to have) it costs two round trips: the
 // OPEN, then every READ at once; the handle is left to the end of the
 // session, which closes it. With size < 0 it reads to the end and closes.
-func (c *Conn) ReadFile(p string, size, max int64) (secrets.Bytes, error) {
+func (c *Conn) ReadFile(p string, size, max int64) (secret.Bytes, error) {
 	if size > max {
-		return secrets.Bytes{}, fmt.Errorf("%q: %w of %d bytes", p, ErrTooLarge, max)
+		return secret.Bytes{}, fmt.Errorf("%q: %w of %d bytes", p, ErrTooLarge, max)
 	}
 	var b []byte
 	err := c.op(func() error {
@@ -41,10 +41,10 @@ func (c *Conn) ReadFile(p string, size, max int64) (secrets.Bytes, error) {
 		return err
 	})
 	if err != nil {
-		return secrets.Bytes{}, &InstallError{Step: "read", Path: p, Err: err}
+		return secret.Bytes{}, &InstallError{Step: "read", Path: p, Err: err}
 	}
 	if int64(len(b)) > max {
-		return secrets.Bytes{}, fmt.Errorf("%q: %w of %d bytes", p, ErrTooLarge, max)
+		return secret.Bytes{}, fmt.Errorf("%q: %w of %d bytes", p, ErrTooLarge, max)
 	}
-	return secrets.NewBytes(b), nil
+	return secret.NewBytes(b), nil
 }

@@ -37,14 +37,6 @@ const (
 	maxNodes = 500_000
 )
 
-// Leaf is one decrypted value with its key path.
-type Leaf struct {
-	Path      string // key path, e.g. "db.password" or "hosts[1]"; safe to print
-	Value     String // the decrypted value as text; never print it
-	Type      string // "str", "int", "float", "bool", "time", "bytes" or "null"
-	Encrypted bool   // false when the file's own sops rules leave it in plaintext
-}
-
 // Result is a decrypted file.
 type Result struct {
 	// Plaintext is the file exactly as `sops decrypt` prints it.

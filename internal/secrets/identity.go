@@ -43,15 +43,6 @@ func (e *KeyInputError) Error() string {
 // Hint says how to fix it.
 func (e *KeyInputError) Hint() string { return e.Fix }
 
-// NormalizeKeyText undoes what copy-paste does to key material: a UTF-8 BOM,
-// CRLF or CR line ends, and surrounding blank lines or spaces.
-func NormalizeKeyText(s string) string {
-	s = strings.TrimPrefix(s, "\uFEFF")
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
-	return strings.TrimSpace(s)
-}
-
 // ParseIdentities parses the age_key input: one or more AGE-SECRET-KEY-1 (or
 // AGE-SECRET-KEY-PQ-1) lines, with comments and blank lines allowed. It
 // parses line by line so that a problem is reported by line number; the

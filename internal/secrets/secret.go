@@ -5,51 +5,24 @@
 // numbers, recipients) and never contents.
 package secrets
 
-import "fmt"
+import "github.com/productgalaxy/sops-deploy-action/internal/secret"
 
-// redacted is what every secret-bearing type renders as.
-const redacted = "[REDACTED]"
-
-// Bytes holds secret material. It renders as [REDACTED] under every fmt verb
-// so that a stray %v cannot print it. Use Reveal for the real bytes.
-type Bytes struct{ b []byte }
+// The secret-bearing types live in internal/secret, which layers that
+// need no decryption import instead of this package.
+type (
+	// Bytes holds secret material; see secret.Bytes.
+	Bytes = secret.Bytes
+	// String holds one secret string; see secret.String.
+	String = secret.String
+	// Leaf is one decrypted value with its key path; see secret.Leaf.
+	Leaf = secret.Leaf
+)
 
 // NewBytes wraps b; the caller must not keep using b.
-func NewBytes(b []byte) Bytes { return Bytes{b: b} }
-
-// Reveal returns the secret bytes. Callers must never print them.
-func (s Bytes) Reveal() []byte { return s.b }
-
-// Len returns the number of bytes, which is safe to print.
-func (s Bytes) Len() int { return len(s.b) }
-
-// String implements fmt.Stringer with a redaction.
-func (s Bytes) String() string { return redacted }
-
-// GoString implements fmt.GoStringer with a redaction.
-func (s Bytes) GoString() string { return redacted }
-
-// Format implements fmt.Formatter so that every verb prints a redaction.
-func (s Bytes) Format(f fmt.State, _ rune) { fmt.Fprint(f, redacted) }
-
-// String holds one secret string. It renders as [REDACTED] under every fmt
-// verb. Use Reveal for the value.
-type String struct{ s string }
+func NewBytes(b []byte) Bytes { return secret.NewBytes(b) }
 
 // NewString wraps s.
-func NewString(s string) String { return String{s: s} }
+func NewString(s string) String { return secret.NewString(s) }
 
-// Reveal returns the secret value. Callers must never print it.
-func (s String) Reveal() string { return s.s }
-
-// Len returns the length in bytes, which is safe to print.
-func (s String) Len() int { return len(s.s) }
-
-// String implements fmt.Stringer with a redaction.
-func (s String) String() string { return redacted }
-
-// GoString implements fmt.GoStringer with a redaction.
-func (s String) GoString() string { return redacted }
-
-// Format implements fmt.Formatter so that every verb prints a redaction.
-func (s String) Format(f fmt.State, _ rune) { fmt.Fprint(f, redacted) }
+// NormalizeKeyText undoes what copy-paste does to key material.
+func NormalizeKeyText(s string) string { return secret.NormalizeKeyText(s) }
