@@ -105,6 +105,8 @@ func (a *actRepo) run(e *dockertest.Engine, r actRun) (string, int) {
 		"-e", filepath.Join(tmp, "event.json"),
 		"-P", "ubuntu-24.04=" + job,
 		"--pull=false", "--rebuild=false", "--action-offline-mode",
+		// Without it act leaves a failed run's job containers running.
+		"--rm",
 		"--container-daemon-socket", "unix://" + e.Socket(),
 		"--secret-file", filepath.Join(tmp, "secrets.env"),
 		"--var-file", filepath.Join(tmp, "vars.env"),

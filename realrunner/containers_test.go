@@ -1,6 +1,7 @@
 package realrunner
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -96,7 +97,9 @@ func TestContainersSeeNewSecrets(t *testing.T) {
 	e.Run(t, "run", "-d", "--name", name, "--network", "none",
 		"-v", remote+":/run/secrets/galaxy_yaml:ro", "-v", out+":/out",
 		app, "DATABASE_URL=database_url", "--", "sh", "-c", appLoop)
-	t.Cleanup(func() { e.Command(t.Context(), "rm", "-f", name).Run() })
+	// Not t.Context(): it is cancelled before Cleanup runs, and the
+	// container would be left running.
+	t.Cleanup(func() { e.Command(context.Background(), "rm", "-f", name).Run() })
 	waitSeen(t, out, v1, "v1 at start")
 
 	deploy(v2, "")
