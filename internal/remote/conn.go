@@ -524,46 +524,13 @@ func jumpDialer(jc *ssh.Client, jump, t Target, to Timeouts) dialFunc {
 // handshake runs one SSH handshake offering the host key algorithms algos.
 // It returns the key the host presented, if any, even on failure.
 func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, to Timeouts, dial dialFunc, algos []string) (*ssh.Client, ssh.PublicKey, *wireConn, error) {
-	addr := t.Addr()
 	dialed, err := dial(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	nc := &wireConn{Conn: dialed}
-	var (
-		hostErr   error
-		verified  bool
-		allowed   []string // the methods the last auth failure listed
-		partial   bool     // the key was accepted, another method is required
-		presented ssh.PublicKey
-	)
-	cfg := &ssh.ClientConfig{
-		User: t.User,
-		// The fork (internal/xssh) sends the signed request at once, with
-		// no "none" probe, so the methods the host allows are learnt only
-		// from its answer: AuthCallback sees them after each failure and
-		// returns no other method.
-		Auth: []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
-			tracerFrom(ctx).emit("ssh: auth publickey")
-			return []ssh.Signer{signer}, nil
-		})},
-		AuthCallback: func(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
-			allowed = ac.AllowedMethods
-			partial = slices.Contains(ac.PartialSuccessMethods, "publickey")
-			return nil, nil
-		},
-		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
-			presented = key
-			if err := hk.Check(addr, remote, key); err != nil {
-				hostErr = err
-				return err
-			}
-			verified = true
-			tracerFrom(ctx).emit("ssh: host key checked; newkeys, auth service request")
-			return nil
-		},
-		HostKeyAlgorithms: algos,
-	}
+	hs := &handshakeState{ctx: ctx, t: t, signer: signer}
+	cfg := hs.config(hk, algos)
 	// The handshake has no timeout of its own: bound it with a deadline on
 	// the connection, and let ctx cut it.
 	if to.Handshake > 0 {
@@ -571,37 +538,88 @@ func handshake(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, t
 	}
 	stopHandshake := context.AfterFunc(ctx, func() { nc.Close() })
 	tracerFrom(ctx).emit("ssh: version, key exchange")
-	cc, chans, reqs, err := ssh.NewClientConn(nc, addr, cfg)
+	cc, chans, reqs, err := ssh.NewClientConn(nc, t.Addr(), cfg)
 	stopHandshake()
 	if err != nil {
 		nc.Close()
-		var ne *ssh.AlgorithmNegotiationError
-		switch {
-		case hostErr != nil:
-			return nil, presented, nil, hostErr
-		case ctx.Err() != nil:
-			return nil, presented, nil, &ConnectError{Addr: addr, Phase: "handshake with", Err: ctx.Err()}
-		case errors.As(err, &ne):
-			return nil, presented, nil, ne
-		case isTimeout(err):
-			return nil, presented, nil, &ConnectError{Addr: addr, Phase: "handshake with", Err: fmt.Errorf("no SSH handshake within %s", to.Handshake)}
-		case connectionLost(err):
-			// Cut during authentication: a network failure, not a refusal.
-			return nil, presented, nil, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
-		case verified:
-			// A host that does not list publickey did not consider the key.
-			// With no list (it disconnected instead), say the key was refused.
-			offered := partial || allowed == nil || slices.Contains(allowed, "publickey")
-			ae := &AuthError{User: t.User, Addr: addr, Key: ClientKeyDescription(signer), Offered: offered}
-			if partial {
-				ae.Then = allowed
-			}
-			return nil, presented, nil, ae
-		}
-		return nil, presented, nil, &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
+		return nil, hs.presented, nil, hs.failure(err, to)
 	}
 	_ = nc.SetDeadline(time.Time{})
-	return ssh.NewClient(cc, chans, reqs), presented, nc, nil
+	return ssh.NewClient(cc, chans, reqs), hs.presented, nc, nil
+}
+
+// handshakeState is what one handshake learns through its callbacks.
+type handshakeState struct {
+	ctx       context.Context
+	t         Target
+	signer    ssh.Signer
+	hostErr   error
+	verified  bool
+	allowed   []string // the methods the last auth failure listed
+	partial   bool     // the key was accepted, another method is required
+	presented ssh.PublicKey
+}
+
+func (hs *handshakeState) config(hk *HostKeys, algos []string) *ssh.ClientConfig {
+	addr := hs.t.Addr()
+	return &ssh.ClientConfig{
+		User: hs.t.User,
+		// The fork (internal/xssh) sends the signed request at once, with
+		// no "none" probe, so the methods the host allows are learnt only
+		// from its answer: AuthCallback sees them after each failure and
+		// returns no other method.
+		Auth: []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
+			tracerFrom(hs.ctx).emit("ssh: auth publickey")
+			return []ssh.Signer{hs.signer}, nil
+		})},
+		AuthCallback: func(ac *ssh.ClientAuthContext) (ssh.AuthMethod, error) {
+			hs.allowed = ac.AllowedMethods
+			hs.partial = slices.Contains(ac.PartialSuccessMethods, "publickey")
+			return nil, nil
+		},
+		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
+			hs.presented = key
+			if err := hk.Check(addr, remote, key); err != nil {
+				hs.hostErr = err
+				return err
+			}
+			hs.verified = true
+			tracerFrom(hs.ctx).emit("ssh: host key checked; newkeys, auth service request")
+			return nil
+		},
+		HostKeyAlgorithms: algos,
+	}
+}
+
+// failure says why the handshake failed: the host key, cancellation, no
+// common algorithm, a timeout or a cut (network failures, retried), or the
+// login refused.
+func (hs *handshakeState) failure(err error, to Timeouts) error {
+	addr := hs.t.Addr()
+	var ne *ssh.AlgorithmNegotiationError
+	switch {
+	case hs.hostErr != nil:
+		return hs.hostErr
+	case hs.ctx.Err() != nil:
+		return &ConnectError{Addr: addr, Phase: "handshake with", Err: hs.ctx.Err()}
+	case errors.As(err, &ne):
+		return ne
+	case isTimeout(err):
+		return &ConnectError{Addr: addr, Phase: "handshake with", Err: fmt.Errorf("no SSH handshake within %s", to.Handshake)}
+	case connectionLost(err):
+		// Cut during authentication: a network failure, not a refusal.
+		return &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
+	case hs.verified:
+		// A host that does not list publickey did not consider the key.
+		// With no list (it disconnected instead), say the key was refused.
+		offered := hs.partial || hs.allowed == nil || slices.Contains(hs.allowed, "publickey")
+		ae := &AuthError{User: hs.t.User, Addr: addr, Key: ClientKeyDescription(hs.signer), Offered: offered}
+		if hs.partial {
+			ae.Then = hs.allowed
+		}
+		return ae
+	}
+	return &ConnectError{Addr: addr, Phase: "handshake with", Err: err}
 }
 
 func isTimeout(err error) bool {
