@@ -220,17 +220,11 @@ func Dial(ctx context.Context, t Target, signer ssh.Signer, hk *HostKeys, opts O
 	if err != nil {
 		var se *SudoError
 		var ote *OpTimeoutError
-		alive := !errors.As(err, &se) && !errors.As(err, &ote) && ctx.Err() == nil && c.alive()
-		c.Close()
-		switch {
-		case se != nil, ote != nil:
-			return nil, err
-		case alive:
-			return nil, &SFTPError{Addr: t.Addr(), Err: err}
-		case ctx.Err() != nil:
-			err = ctx.Err()
+		if !errors.As(err, &se) && !errors.As(err, &ote) {
+			err = c.startFailure(err)
 		}
-		return nil, &ConnectError{Addr: t.Addr(), Phase: "start SFTP on", Err: err}
+		c.Close()
+		return nil, err
 	}
 	return c, nil
 }
@@ -344,13 +338,16 @@ func (c *Conn) startFailed() error {
 
 func (c *Conn) startFailure(err error) error {
 	var ote *OpTimeoutError
-	if !errors.As(err, &ote) && c.ctx.Err() == nil && c.alive() {
+	switch {
+	case c.ctx.Err() != nil:
+		err = c.ctx.Err()
+	case !errors.As(err, &ote) && c.alive():
 		return &SFTPError{Addr: c.addr, Err: err}
 	}
 	return &ConnectError{Addr: c.addr, Phase: "start SFTP on", Err: err}
 }
 
-func closedChan(ch chan struct{}) bool {
+func closedChan(ch <-chan struct{}) bool {
 	select {
 	case <-ch:
 		return true

@@ -148,14 +148,7 @@ func (p *pending[T]) answeredWithin(d time.Duration) bool {
 	}
 }
 
-func (p *pending[T]) answered() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *pending[T]) answered() bool { return closedChan(p.done) }
 
 // wait returns the answer, bounded by the operation timeout (which cuts
 // the connection, and so ends the request, when it stalls).
