@@ -342,7 +342,7 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 			}
 		}},
 		{"host closes the connection", func(t *testing.T, img *fakeImage) {
-			addr, count := countingListener(t) // closes each connection at once
+			addr, count := sshtest.NeverContacted(t) // closes each connection at once
 			img.inputs = validInputs(t, addr)
 			img.run(t)
 			if count.Load() == 0 {

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/productgalaxy/sops-deploy-action/internal/sopstest"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 )
 
@@ -27,7 +26,7 @@ func TestCanaryNoLeak(t *testing.T) {
 	}{
 		{"success", func(*runner) {}, true, true},
 		{"wrong age key", func(r *runner) { r.inputs["age_key"] = string(readTestdata(t, "keys/c.agekey")) }, false, false},
-		{"tampered file", func(r *runner) { r.put("secrets/staging/galaxy.enc.yaml", flipFirstValue(canary)) }, false, false},
+		{"tampered file", func(r *runner) { r.put("secrets/staging/galaxy.enc.yaml", sopstest.FlipFirstValue(canary)) }, false, false},
 		{"host key mismatch", func(r *runner) {
 			r.inputs["known_hosts"] = strings.Replace(other.KnownHosts, other.Addr[strings.LastIndex(other.Addr, ":"):], s.Addr[strings.LastIndex(s.Addr, ":"):], 1)
 		}, false, true},
@@ -76,28 +75,8 @@ func TestCanaryNoLeak(t *testing.T) {
 	}
 }
 
-var firstEncRE = regexp.MustCompile(`(?m)^(\w+: ENC\[AES256_GCM,data:)(.)`)
-
-// flipFirstValue changes one byte of the first encrypted value.
-func flipFirstValue(file []byte) []byte {
-	done := false
-	return firstEncRE.ReplaceAllFunc(file, func(m []byte) []byte {
-		if done {
-			return m
-		}
-		done = true
-		out := bytes.Clone(m)
-		if out[len(out)-1] == 'A' {
-			out[len(out)-1] = 'B'
-		} else {
-			out[len(out)-1] = 'A'
-		}
-		return out
-	})
-}
-
 func closedPort(t *testing.T) string {
-	addr, _ := countingListener(t)
+	addr, _ := sshtest.NeverContacted(t)
 	// Taking the address of a listener and closing it leaves a port that
 	// refuses connections.
 	return addr
@@ -118,7 +97,7 @@ func TestRefusedBeforeContact(t *testing.T) {
 		want   []string
 	}{
 		{"wrong age key", func(r *runner) { r.inputs["age_key"] = string(readTestdata(t, "keys/c.agekey")) },
-			[]string{"matches none", recipient(t, "a"), recipient(t, "c"), "sops updatekeys"}},
+			[]string{"matches none", sopstest.Recipient(t, readTestdata(t, "keys/a.agekey")), sopstest.Recipient(t, readTestdata(t, "keys/c.agekey")), "sops updatekeys"}},
 		{"missing file", func(r *runner) { r.inputs["file"] = "secrets/prod/galaxy.enc.yaml" },
 			[]string{`"secrets/prod/galaxy.enc.yaml" does not exist`, "actions/checkout"}},
 		{"file outside workspace", func(r *runner) { r.inputs["file"] = "../etc/passwd" },
@@ -129,7 +108,7 @@ func TestRefusedBeforeContact(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, contacts := countingListener(t)
+			addr, contacts := sshtest.NeverContacted(t)
 			r := newRunner(t)
 			remote := filepath.Join(t.TempDir(), "galaxy.yaml")
 			r.inputs = map[string]string{
@@ -173,15 +152,6 @@ func TestRefusedBeforeContact(t *testing.T) {
 			}
 		})
 	}
-}
-
-func recipient(t *testing.T, name string) string {
-	t.Helper()
-	m := regexp.MustCompile(`public key: (age1\w+)`).FindSubmatch(readTestdata(t, "keys/"+name+".agekey"))
-	if m == nil {
-		t.Fatalf("no public key in %s", name)
-	}
-	return string(m[1])
 }
 
 // testClientKey is an SSH key that no server authorizes.

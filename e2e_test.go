@@ -8,12 +8,10 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -256,31 +254,6 @@ func TestInstalledFileMatchesSopsCLI(t *testing.T) {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// countingListener accepts TCP connections and counts them; a host that
-// must never be contacted.
-func countingListener(t *testing.T) (addr string, count *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	count = new(atomic.Int32)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			count.Add(1)
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String(), count
-}
-
 // leakForms returns every form in which a canary must not appear: the
 // marker tokens and their 8-character substrings, and each full value raw,
 // base64, hex, JSON- and URL-escaped.
@@ -417,7 +390,7 @@ func TestDeployVariants(t *testing.T) {
 		summary            []string
 		stdout             []string
 	}{
-		{"second recipient", "multi/galaxy", "b", []string{"| Keys | 3 |", recipient(t, "a"), recipient(t, "b")}, nil},
+		{"second recipient", "multi/galaxy", "b", []string{"| Keys | 3 |", sopstest.Recipient(t, readTestdata(t, "keys/a.agekey")), sopstest.Recipient(t, readTestdata(t, "keys/b.agekey"))}, nil},
 		{"both keys given", "multi/galaxy", "c+b", []string{"| Keys | 3 |"}, nil},
 		{"unencrypted_suffix rule", "unencsuffix/galaxy", "a", []string{"Left unencrypted by the file's own sops rules** (1): `region_unencrypted`"}, []string{"::notice::1 key(s) are stored unencrypted"}},
 		{"unencrypted_regex rule", "unencregex/galaxy", "a", []string{"`public_url`"}, nil},

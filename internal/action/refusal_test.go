@@ -3,16 +3,15 @@ package action
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/productgalaxy/sops-deploy-action/internal/sopstest"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 )
 
@@ -97,72 +96,6 @@ func errorLines(stdout string) []string {
 	return out
 }
 
-// countingListener accepts TCP connections on 127.0.0.1, closes each at
-// once and counts them.
-func countingListener(t *testing.T) (addr string, count *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	count = new(atomic.Int32)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			count.Add(1)
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String(), count
-}
-
-func recipient(t *testing.T, name string) string {
-	t.Helper()
-	m := regexp.MustCompile(`public key: (age1\w+)`).FindSubmatch(testdata(t, "keys/"+name+".agekey"))
-	if m == nil {
-		t.Fatalf("no public key in %s", name)
-	}
-	return string(m[1])
-}
-
-var firstEncRE = regexp.MustCompile(`(?m)^(\w+: ENC\[AES256_GCM,data:)(.)`)
-
-// flipFirstValue changes one byte of the first encrypted value.
-func flipFirstValue(file []byte) []byte {
-	done := false
-	return firstEncRE.ReplaceAllFunc(file, func(m []byte) []byte {
-		if done {
-			return m
-		}
-		done = true
-		out := bytes.Clone(m)
-		if out[len(out)-1] == 'A' {
-			out[len(out)-1] = 'B'
-		} else {
-			out[len(out)-1] = 'A'
-		}
-		return out
-	})
-}
-
-// swapFirstTwoValues exchanges the ENC values of the first two keys.
-func swapFirstTwoValues(t *testing.T, file []byte) []byte {
-	t.Helper()
-	re := regexp.MustCompile(`(?m)^(\w+): (ENC\[.*\])$`)
-	m := re.FindAllSubmatch(file, 2)
-	if len(m) < 2 {
-		t.Fatal("fixture has fewer than two encrypted values")
-	}
-	out := bytes.Replace(file, m[0][0], []byte(string(m[0][1])+": "+string(m[1][2])), 1)
-	return bytes.Replace(out, m[1][0], []byte(string(m[1][1])+": "+string(m[0][2])), 1)
-}
-
 // TestRefusedBeforeContact checks that a bad file or bad inputs fail with
 // one clear line, before any connection, leaving the remote file as it
 // was. The root package's test of the same name runs a few of these cases
@@ -187,10 +120,10 @@ func TestRefusedBeforeContact(t *testing.T) {
 		{"top-level list", func(r *fakeRunner) { r.put("secrets/staging/galaxy.enc.yaml", []byte("- a\n- b\n")) },
 			[]string{"a list at the top level"}},
 		{"wrong age key", func(r *fakeRunner) { r.inputs["age_key"] = string(testdata(t, "keys/c.agekey")) },
-			[]string{"matches none", recipient(t, "a"), recipient(t, "c"), "sops updatekeys"}},
-		{"tampered value", func(r *fakeRunner) { r.put("secrets/staging/galaxy.enc.yaml", flipFirstValue(good)) },
+			[]string{"matches none", sopstest.Recipient(t, testdata(t, "keys/a.agekey")), sopstest.Recipient(t, testdata(t, "keys/c.agekey")), "sops updatekeys"}},
+		{"tampered value", func(r *fakeRunner) { r.put("secrets/staging/galaxy.enc.yaml", sopstest.FlipFirstValue(good)) },
 			[]string{"integrity", `"database_url"`}},
-		{"values swapped between keys", func(r *fakeRunner) { r.put("secrets/staging/galaxy.enc.yaml", swapFirstTwoValues(t, good)) },
+		{"values swapped between keys", func(r *fakeRunner) { r.put("secrets/staging/galaxy.enc.yaml", sopstest.SwapFirstTwoValues(t, good)) },
 			[]string{"integrity", "does not decrypt"}},
 		{"edited lastmodified", func(r *fakeRunner) {
 			r.put("secrets/staging/galaxy.enc.yaml", regexp.MustCompile(`lastmodified: "\d{4}`).ReplaceAll(good, []byte(`lastmodified: "2001`)))
@@ -218,7 +151,7 @@ func TestRefusedBeforeContact(t *testing.T) {
 			[]string{"age_key: line 3", "malformed"}},
 		{"age key with CRLF and BOM still fails only on recipient", func(r *fakeRunner) {
 			r.inputs["age_key"] = "\uFEFF" + strings.ReplaceAll(string(testdata(t, "keys/c.agekey")), "\n", "\r\n")
-		}, []string{"matches none", recipient(t, "c")}},
+		}, []string{"matches none", sopstest.Recipient(t, testdata(t, "keys/c.agekey"))}},
 		{"public key as ssh_key", func(r *fakeRunner) { r.inputs["ssh_key"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB deploy@example" },
 			[]string{"ssh_key: is a public key"}},
 		{"ssh_key newlines lost", func(r *fakeRunner) { r.inputs["ssh_key"] = strings.ReplaceAll(r.inputs["ssh_key"], "\n", " ") },
@@ -238,7 +171,7 @@ func TestRefusedBeforeContact(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			addr, contacts := countingListener(t)
+			addr, contacts := sshtest.NeverContacted(t)
 			_, keyPEM := sshtest.NewKey(t)
 			r := newFakeRunner(t)
 			remote := filepath.Join(t.TempDir(), "galaxy.yaml")

@@ -190,3 +190,28 @@ func (p *CutProxy) serve(c net.Conn, limit int64) {
 	pipe(c, u)
 	<-done
 }
+
+// NeverContacted listens on 127.0.0.1 for a host that a test must not
+// reach: it closes each connection at once and counts them.
+func NeverContacted(t testing.TB) (addr string, count *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count = new(atomic.Int32)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			count.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String(), count
+}
