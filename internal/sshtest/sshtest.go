@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -244,47 +245,18 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 	}
 	defer logFile.Close() // the child keeps its own descriptor
 
-	penalties := true
+	feat := probeFeatures(t, sshdPath, sshdConfig(s.Host, 22, hostKeyPath, authKeysPath, sftpPath, true), s.Dir)
 	for attempt := 1; ; attempt++ {
 		port, err := freePort(s.Host)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := sshdConfig(s.Host, port, hostKeyPath, authKeysPath, sftpPath, penalties)
-		cfg += extraHostConfig
-		if o.subsystem != "" {
-			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp "+o.subsystem, 1)
-		}
-		if o.noSFTP {
-			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath+"\n", "", 1)
-		}
-		if o.noPubkey {
-			cfg = strings.Replace(cfg, "PubkeyAuthentication yes\nPasswordAuthentication no\n", "PubkeyAuthentication no\nPasswordAuthentication yes\n", 1)
-		}
-		if o.force != "" {
-			cfg += "ForceCommand " + o.force + "\n"
-		}
-		if o.chroot != "" {
-			cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp internal-sftp", 1) +
-				"ChrootDirectory " + o.chroot + "\nForceCommand internal-sftp\n"
-		}
+		cfg := o.apply(sshdConfig(s.Host, port, hostKeyPath, authKeysPath, sftpPath, feat.penalties)+extraHostConfig, sftpPath)
 		if err := os.WriteFile(configPath, []byte(cfg), 0o600); err != nil {
 			t.Fatalf("failed to write sshd_config: %v", err)
 		}
-		// Validate the config first: a clear error beats a port-race retry.
-		out, err := exec.Command(sshdPath, "-t", "-f", configPath).CombinedOutput()
-		if err != nil && penalties && bytes.Contains(out, []byte("PerSourcePenalties")) {
-			// OpenSSH < 9.8 does not know PerSourcePenalties; drop it.
-			penalties = false
-			attempt--
-			continue
-		}
-		if err != nil {
-			t.Fatalf("sshd rejected its config %s: %v\n%s", configPath, err, out)
-		}
-
 		fmt.Fprintf(logFile, "=== sshtest: starting sshd on %s:%d (attempt %d)\n", s.Host, port, attempt)
-		p, err := startProcess(sshdPath, configPath, logFile)
+		p, err := startProcess(sshdPath, configPath, logFile, feat.noReexec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,6 +274,11 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 			break
 		}
 		p.stop()
+		// A rejected config gets sshd's own words; anything else is taken
+		// for a lost race for the port.
+		if out, err := exec.Command(sshdPath, "-t", "-f", configPath).CombinedOutput(); err != nil {
+			t.Fatalf("sshd rejected its config %s: %v\n%s", configPath, err, out)
+		}
 		fmt.Fprintf(logFile, "=== sshtest: attempt %d failed: %v\n", attempt, err)
 		if attempt >= startAttempts {
 			t.Fatalf("failed to start sshd after %d attempts: %v\nsshd log:\n%s", attempt, err, s.readLog())
@@ -503,14 +480,81 @@ func sshdConfig(host string, port int, hostKey, authKeys, sftpServer string, pen
 	return strings.Join(lines, "\n") + "\n"
 }
 
+// apply edits a base sshd_config for the options.
+func (o options) apply(cfg, sftpPath string) string {
+	if o.subsystem != "" {
+		cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp "+o.subsystem, 1)
+	}
+	if o.noSFTP {
+		cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath+"\n", "", 1)
+	}
+	if o.noPubkey {
+		cfg = strings.Replace(cfg, "PubkeyAuthentication yes\nPasswordAuthentication no\n", "PubkeyAuthentication no\nPasswordAuthentication yes\n", 1)
+	}
+	if o.force != "" {
+		cfg += "ForceCommand " + o.force + "\n"
+	}
+	if o.chroot != "" {
+		cfg = strings.Replace(cfg, "Subsystem sftp "+sftpPath, "Subsystem sftp internal-sftp", 1) +
+			"ChrootDirectory " + o.chroot + "\nForceCommand internal-sftp\n"
+	}
+	return cfg
+}
+
+// features is what this machine's sshd accepts, learnt once per test
+// binary: every Start used to run sshd -t once or twice to find out.
+type features struct {
+	// penalties: PerSourcePenalties is known (OpenSSH 9.8 and later).
+	penalties bool
+	// noReexec: -r is known (OpenSSH before 9.8, where sshd re-executes
+	// itself for every connection unless told not to; later versions
+	// always execute sshd-session and dropped -r). Without the re-exec a
+	// session costs a fork instead of a new sshd reading its config and
+	// keys: a quarter of the CPU of the tests that use sshd. What a
+	// session does on the wire is the same.
+	noReexec bool
+}
+
+var (
+	featuresOnce sync.Once
+	featuresOf   features
+)
+
+// probeFeatures runs sshd -t on cfg (a base config) with and without the
+// newer options, writing it under dir.
+func probeFeatures(t testing.TB, sshdPath, cfg, dir string) features {
+	t.Helper()
+	featuresOnce.Do(func() {
+		path := filepath.Join(dir, "sshd_config.probe")
+		check := func(cfg string, args ...string) ([]byte, error) {
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				return nil, err
+			}
+			return exec.Command(sshdPath, append(args, "-t", "-f", path)...).CombinedOutput()
+		}
+		out, err := check(cfg)
+		featuresOf.penalties = err == nil || !bytes.Contains(out, []byte("PerSourcePenalties"))
+		if !featuresOf.penalties {
+			cfg = strings.Replace(cfg, "PerSourcePenalties no\n", "", 1)
+		}
+		_, err = check(cfg, "-r")
+		featuresOf.noReexec = err == nil
+	})
+	return featuresOf
+}
+
 type process struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd.Wait has returned
 }
 
-func startProcess(sshdPath, configPath string, logFile *os.File) (*process, error) {
+func startProcess(sshdPath, configPath string, logFile *os.File, noReexec bool) (*process, error) {
 	// -D: do not daemonize; -e: log to stderr, which is the log file.
-	cmd := exec.Command(sshdPath, "-D", "-e", "-f", configPath)
+	args := []string{"-D", "-e", "-f", configPath}
+	if noReexec {
+		args = append(args, "-r")
+	}
+	cmd := exec.Command(sshdPath, args...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
