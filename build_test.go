@@ -13,7 +13,6 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -27,198 +26,10 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/productgalaxy/sops-deploy-action/internal/dockertest"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
-
-// dfInstr is one Dockerfile instruction, continuation lines joined.
-type dfInstr struct {
-	cmd  string // upper-case: FROM, RUN, COPY, ...
-	args string
-	line int
-}
-
-type dfStage struct {
-	from, name string
-	instrs     []dfInstr
-}
-
-func parseDockerfile(t *testing.T) []dfStage {
-	t.Helper()
-	b, err := os.ReadFile("Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stages []dfStage
-	var cur strings.Builder
-	startLine := 0
-	for i, l := range strings.Split(string(b), "\n") {
-		trimmed := strings.TrimSpace(l)
-		if strings.HasPrefix(trimmed, "#") || (trimmed == "" && cur.Len() == 0) {
-			continue // comments (and parser directives), blank lines
-		}
-		if cur.Len() == 0 {
-			startLine = i + 1
-		}
-		if s, ok := strings.CutSuffix(trimmed, "\\"); ok {
-			cur.WriteString(s + " ")
-			continue
-		}
-		cur.WriteString(trimmed)
-		text := strings.TrimSpace(cur.String())
-		cur.Reset()
-		if text == "" {
-			continue
-		}
-		cmd, args, _ := strings.Cut(text, " ")
-		in := dfInstr{cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args), line: startLine}
-		if in.cmd == "FROM" {
-			f := strings.Fields(in.args)
-			st := dfStage{}
-			for _, w := range f {
-				if !strings.HasPrefix(w, "--") {
-					st.from = w
-					break
-				}
-			}
-			if n := len(f); n >= 3 && strings.EqualFold(f[n-2], "AS") {
-				st.name = f[n-1]
-			}
-			stages = append(stages, st)
-		}
-		if len(stages) == 0 {
-			continue // ARG before the first FROM
-		}
-		stages[len(stages)-1].instrs = append(stages[len(stages)-1].instrs, in)
-	}
-	if len(stages) == 0 {
-		t.Fatal("Dockerfile has no FROM")
-	}
-	return stages
-}
-
-// shellWords splits a simple shell command into words, honouring quotes
-// and backslashes. It refuses command substitution; variables ($NAME) are
-// left as they are, for the caller to judge.
-func shellWords(s string) ([]string, error) {
-	if strings.Contains(s, "`") || strings.Contains(s, "$(") {
-		return nil, fmt.Errorf("%q uses command substitution", s)
-	}
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote == '\'':
-			if c == '\'' {
-				quote = 0
-			} else {
-				cur.WriteByte(c)
-			}
-		case quote == '"':
-			switch {
-			case c == '"':
-				quote = 0
-			case c == '\\' && i+1 < len(s) && strings.IndexByte(`"\`, s[i+1]) >= 0:
-				i++
-				cur.WriteByte(s[i])
-			default:
-				cur.WriteByte(c)
-			}
-		case c == '\'' || c == '"':
-			quote, inWord = c, true
-		case c == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		case c == ' ' || c == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if quote != 0 {
-		return nil, fmt.Errorf("%q has an unterminated quote", s)
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
-}
-
-// goBuild is the Dockerfile's `go build` command.
-type goBuild struct {
-	env  []string // NAME=value words before `go`
-	args []string // the words after `go`, starting with build
-	out  string   // the -o path
-	line int
-}
-
-func dockerfileGoBuild(t *testing.T, stages []dfStage) goBuild {
-	t.Helper()
-	var found []goBuild
-	for _, st := range stages {
-		for _, in := range st.instrs {
-			if in.cmd != "RUN" {
-				continue
-			}
-			for _, part := range strings.Split(in.args, "&&") {
-				words, err := shellWords(strings.TrimSpace(part))
-				if err != nil {
-					continue
-				}
-				var gb goBuild
-				i := 0
-				var targetEnv []string
-				for ; i < len(words) && strings.Contains(words[i], "=") && !strings.HasPrefix(words[i], "-"); i++ {
-					gb.env = append(gb.env, words[i])
-				}
-				if i+1 >= len(words) || words[i] != "go" || words[i+1] != "build" {
-					continue
-				}
-				// A cross-compiling build sets GOOS/GOARCH/GOARM from build
-				// arguments ($TARGETARCH); the test builds for this machine.
-				gb.env = slices.DeleteFunc(gb.env, func(w string) bool {
-					k, v, _ := strings.Cut(w, "=")
-					if strings.Contains(v, "$") && (k == "GOOS" || k == "GOARCH" || k == "GOARM") {
-						targetEnv = append(targetEnv, w)
-						return true
-					}
-					return false
-				})
-				if bad := slices.IndexFunc(append(slices.Clone(gb.env), words[i:]...), func(w string) bool { return strings.Contains(w, "$") }); bad >= 0 {
-					t.Fatalf("Dockerfile line %d: the go build command uses a variable the test cannot resolve: %s", in.line, part)
-				}
-				if len(targetEnv) > 0 {
-					t.Logf("Dockerfile line %d: building for this machine instead of %s", in.line, strings.Join(targetEnv, " "))
-				}
-				gb.args, gb.line = words[i+1:], in.line
-				for j, w := range gb.args {
-					if w == "-o" && j+1 < len(gb.args) {
-						gb.out = gb.args[j+1]
-					} else if v, ok := strings.CutPrefix(w, "-o="); ok {
-						gb.out = v
-					}
-				}
-				found = append(found, gb)
-			}
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("Dockerfile: found %d `go build` commands in RUN lines, want exactly 1", len(found))
-	}
-	if found[0].out == "" {
-		t.Fatalf("Dockerfile line %d: `go build` has no -o", found[0].line)
-	}
-	return found[0]
-}
 
 // imageLayout is what the final stage puts in the image.
 type imageLayout struct {
@@ -232,39 +43,43 @@ type imageLayout struct {
 // with an absolute path, and a static, trimmed build.
 func TestDockerfile(t *testing.T) {
 	t.Parallel()
-	checkDockerfile(t, parseDockerfile(t))
+	checkDockerfile(t)
 }
 
-func checkDockerfile(t *testing.T, stages []dfStage) (imageLayout, goBuild) {
+func checkDockerfile(t *testing.T) (imageLayout, dockertest.GoBuild) {
 	t.Helper()
+	stages, err := dockertest.ParseDockerfile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(stages) < 2 {
 		t.Fatalf("Dockerfile has %d stage(s); want a build stage and a final stage", len(stages))
 	}
 	final := stages[len(stages)-1]
-	if final.from != "scratch" && !strings.HasPrefix(final.from, "gcr.io/distroless/") {
-		t.Errorf("Dockerfile: final stage is FROM %s; want scratch or gcr.io/distroless/…", final.from)
+	if final.From != "scratch" && !strings.HasPrefix(final.From, "gcr.io/distroless/") {
+		t.Errorf("Dockerfile: final stage is FROM %s; want scratch or gcr.io/distroless/…", final.From)
 	}
 	layout := imageLayout{copies: map[string]string{}}
 	var entrypoints int
-	for _, in := range final.instrs {
-		switch in.cmd {
+	for _, in := range final.Instrs {
+		switch in.Cmd {
 		case "USER":
-			t.Errorf("Dockerfile line %d: USER in the final stage; the runner mounts the workspace for root", in.line)
+			t.Errorf("Dockerfile line %d: USER in the final stage; the runner mounts the workspace for root", in.Line)
 		case "WORKDIR":
-			t.Errorf("Dockerfile line %d: WORKDIR in the final stage; the runner sets /github/workspace itself", in.line)
+			t.Errorf("Dockerfile line %d: WORKDIR in the final stage; the runner sets /github/workspace itself", in.Line)
 		case "ENTRYPOINT":
 			entrypoints++
 			var argv []string
-			if err := json.Unmarshal([]byte(in.args), &argv); err != nil || len(argv) == 0 {
-				t.Errorf("Dockerfile line %d: ENTRYPOINT %s is not exec form ([\"/path\"])", in.line, in.args)
+			if err := json.Unmarshal([]byte(in.Args), &argv); err != nil || len(argv) == 0 {
+				t.Errorf("Dockerfile line %d: ENTRYPOINT %s is not exec form ([\"/path\"])", in.Line, in.Args)
 				continue
 			}
 			if !filepath.IsAbs(argv[0]) {
-				t.Errorf("Dockerfile line %d: ENTRYPOINT %q is not an absolute path", in.line, argv[0])
+				t.Errorf("Dockerfile line %d: ENTRYPOINT %q is not an absolute path", in.Line, argv[0])
 			}
 			layout.entrypoint = argv[0]
 		case "COPY":
-			f := strings.Fields(in.args)
+			f := strings.Fields(in.Args)
 			var plain []string
 			for _, w := range f {
 				if !strings.HasPrefix(w, "--") {
@@ -275,8 +90,8 @@ func checkDockerfile(t *testing.T, stages []dfStage) (imageLayout, goBuild) {
 				layout.copies[plain[1]] = plain[0]
 			}
 		case "CMD":
-			if !strings.HasPrefix(in.args, "[") {
-				t.Errorf("Dockerfile line %d: CMD in shell form; scratch has no shell", in.line)
+			if !strings.HasPrefix(in.Args, "[") {
+				t.Errorf("Dockerfile line %d: CMD in shell form; scratch has no shell", in.Line)
 			}
 		}
 	}
@@ -284,15 +99,21 @@ func checkDockerfile(t *testing.T, stages []dfStage) (imageLayout, goBuild) {
 		t.Fatalf("Dockerfile: final stage has %d ENTRYPOINT lines, want 1", entrypoints)
 	}
 
-	gb := dockerfileGoBuild(t, stages)
-	if !slices.Contains(gb.env, "CGO_ENABLED=0") {
-		t.Errorf("Dockerfile line %d: go build runs without CGO_ENABLED=0 (env %v); the binary must be static", gb.line, gb.env)
+	gb, err := dockertest.FindGoBuild(stages)
+	if err != nil {
+		t.Fatalf("Dockerfile: %v", err)
 	}
-	if !slices.Contains(gb.args, "-trimpath") {
-		t.Errorf("Dockerfile line %d: go build runs without -trimpath", gb.line)
+	if len(gb.Target) > 0 {
+		t.Logf("Dockerfile line %d: the tests build for this machine instead of %s", gb.Line, strings.Join(gb.Target, " "))
 	}
-	if src := layout.copies[layout.entrypoint]; layout.entrypoint != "" && src != gb.out {
-		t.Errorf("Dockerfile: the ENTRYPOINT %s is copied from %q, but go build writes %q", layout.entrypoint, src, gb.out)
+	if !slices.Contains(gb.Env, "CGO_ENABLED=0") {
+		t.Errorf("Dockerfile line %d: go build runs without CGO_ENABLED=0 (env %v); the binary must be static", gb.Line, gb.Env)
+	}
+	if !slices.Contains(gb.Args, "-trimpath") {
+		t.Errorf("Dockerfile line %d: go build runs without -trimpath", gb.Line)
+	}
+	if src := layout.copies[layout.entrypoint]; layout.entrypoint != "" && src != gb.Out {
+		t.Errorf("Dockerfile: the ENTRYPOINT %s is copied from %q, but go build writes %q", layout.entrypoint, src, gb.Out)
 	}
 	return layout, gb
 }
@@ -305,24 +126,16 @@ func TestStaticBinaryRunsLikeTheImage(t *testing.T) {
 		t.Skip("builds the release binary; skipped with -short")
 	}
 	t.Parallel()
-	layout, gb := checkDockerfile(t, parseDockerfile(t))
-
-	goTool, err := exec.LookPath("go")
-	if err != nil {
+	layout, gb := checkDockerfile(t)
+	if _, err := exec.LookPath("go"); err != nil {
 		testenv.Missing(t, "go not found in PATH")
 	}
-	bin := filepath.Join(t.TempDir(), filepath.Base(gb.out))
-	args := slices.Clone(gb.args)
-	for i, a := range args {
-		if a == "-o" {
-			args[i+1] = bin
-		} else if strings.HasPrefix(a, "-o=") {
-			args[i] = "-o=" + bin
-		}
+	bin := filepath.Join(t.TempDir(), filepath.Base(gb.Out))
+	build, err := gb.Command(bin, ".")
+	if err != nil {
+		t.Fatal(err)
 	}
-	build := exec.Command(goTool, args...)
-	build.Env = append(os.Environ(), gb.env...)
-	t.Logf("Dockerfile line %d: %s go %s", gb.line, strings.Join(gb.env, " "), strings.Join(args, " "))
+	t.Logf("Dockerfile line %d: %s %s", gb.Line, strings.Join(gb.Env, " "), strings.Join(build.Args, " "))
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build as in the Dockerfile: %v\n%s", err, out)
 	}

@@ -4,65 +4,73 @@ import (
 	"debug/elf"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/dockertest"
 )
 
 // TestDockerfile checks what the image promises without a Docker engine:
 // both builders can build it, the binary is static and stripped, and the
-// final image holds the binary only.
+// final image holds the binary only. TestMain builds the binary the tests
+// run with the go build line this reads.
 func TestDockerfile(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.ReplaceAll(string(b), "\\\n", " ")
-	var froms, finalCopies []string
-	var run string
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "# syntax=") || strings.HasPrefix(line, "#syntax=") {
-			t.Error("a # syntax= line: the classic builder cannot honour it")
-		}
-		word, rest, _ := strings.Cut(line, " ")
-		switch strings.ToUpper(word) {
-		case "FROM":
-			froms = append(froms, rest)
-			finalCopies = nil
-		case "COPY", "ADD":
-			finalCopies = append(finalCopies, rest)
-		case "RUN":
-			if strings.Contains(rest, "go build") {
-				run = rest
-			}
-			if strings.Contains(rest, "--mount") {
-				t.Error("RUN --mount needs BuildKit")
-			}
-		}
-	}
-	if len(froms) != 2 {
-		t.Fatalf("%d FROM lines, want 2", len(froms))
-	}
-	if !strings.HasPrefix(froms[0], "--platform=${BUILDPLATFORM:-linux/amd64} golang:1.26-bookworm ") {
-		t.Errorf("builder FROM %q: want --platform=${BUILDPLATFORM:-linux/amd64} golang:1.26-bookworm", froms[0])
-	}
-	if froms[1] != "scratch" {
-		t.Errorf("final FROM %q, want scratch", froms[1])
-	}
-	if len(finalCopies) != 1 || finalCopies[0] != "--from=build /out/secrets-env /secrets-env" {
-		t.Errorf("final stage copies %q, want the binary only", finalCopies)
-	}
-	for _, want := range []string{"CGO_ENABLED=0", "GOARCH=${TARGETARCH:-amd64}", "GOOS=${TARGETOS:-linux}", "-trimpath", `-ldflags="-s -w -buildid="`, "-o /out/secrets-env ./cmd/secrets-env"} {
-		if !strings.Contains(run, want) {
-			t.Errorf("go build line %q lacks %s", run, want)
-		}
+	text := string(b)
+	if regexp.MustCompile(`(?m)^#\s*syntax=`).MatchString(text) {
+		t.Error("a # syntax= line: the classic builder cannot honour it")
 	}
 	if regexp.MustCompile(`\$\{?(BUILDPLATFORM|TARGETARCH|TARGETOS)\}?[^:]`).MatchString(text) {
 		t.Error("a platform argument used without a default; the classic builder leaves it empty")
 	}
-	if !strings.Contains(text, `ENTRYPOINT ["/secrets-env"]`) {
-		t.Error(`no ENTRYPOINT ["/secrets-env"]`)
+	stages, err := dockertest.ParseDockerfile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stages) != 2 {
+		t.Fatalf("%d FROM lines, want 2", len(stages))
+	}
+	if from := stages[0].Instrs[0].Args; !strings.HasPrefix(from, "--platform=${BUILDPLATFORM:-linux/amd64} golang:1.26-bookworm ") {
+		t.Errorf("builder FROM %q: want --platform=${BUILDPLATFORM:-linux/amd64} golang:1.26-bookworm", from)
+	}
+	if stages[1].From != "scratch" {
+		t.Errorf("final FROM %q, want scratch", stages[1].From)
+	}
+	var finalCopies []string
+	for _, st := range stages {
+		for _, in := range st.Instrs {
+			if in.Cmd == "RUN" && strings.Contains(in.Args, "--mount") {
+				t.Errorf("line %d: RUN --mount needs BuildKit", in.Line)
+			}
+		}
+	}
+	for _, in := range stages[1].Instrs {
+		switch in.Cmd {
+		case "COPY", "ADD":
+			finalCopies = append(finalCopies, in.Args)
+		case "ENTRYPOINT":
+			if in.Args != `["/secrets-env"]` {
+				t.Errorf("line %d: ENTRYPOINT %s, want [\"/secrets-env\"]", in.Line, in.Args)
+			}
+		}
+	}
+	if len(finalCopies) != 1 || finalCopies[0] != "--from=build /out/secrets-env /secrets-env" {
+		t.Errorf("final stage copies %q, want the binary only", finalCopies)
+	}
+	gb, err := dockertest.FindGoBuild(stages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(gb.Env, "CGO_ENABLED=0") || !slices.Equal(gb.Target, []string{"GOOS=${TARGETOS:-linux}", "GOARCH=${TARGETARCH:-amd64}"}) {
+		t.Errorf("line %d: go build runs with %v, for %v; want CGO_ENABLED=0, for GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH:-amd64}", gb.Line, gb.Env, gb.Target)
+	}
+	if want := []string{"build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", "/out/secrets-env", "./cmd/secrets-env"}; !slices.Equal(gb.Args, want) {
+		t.Errorf("line %d: go %q, want go %q", gb.Line, gb.Args, want)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/productgalaxy/sops-deploy-action/internal/dockertest"
 	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
@@ -64,14 +65,31 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "failed to copy the test binary:", err)
 		return 1
 	}
-	// As the Dockerfile builds it: static and stripped.
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", secretsEnv, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// With the Dockerfile's own go build line (TestDockerfile checks it).
+	build, err := dockerfileBuild(secretsEnv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Dockerfile:", err)
+		return 1
+	}
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		return 1
 	}
 	return m.Run()
+}
+
+// dockerfileBuild is the Dockerfile's go build, writing to out; the build
+// context is the repository root.
+func dockerfileBuild(out string) (*exec.Cmd, error) {
+	stages, err := dockertest.ParseDockerfile("Dockerfile")
+	if err != nil {
+		return nil, err
+	}
+	gb, err := dockertest.FindGoBuild(stages)
+	if err != nil {
+		return nil, err
+	}
+	return gb.Command(out, filepath.Join("..", ".."))
 }
 
 func copyFile(src, dst string) error {
