@@ -36,8 +36,12 @@ ordering.
 */
 package sops // import "github.com/getsops/sops/v3"
 
+// xsops: begin patch
+// Not imported: keyservice (the key services, with every cloud KMS SDK and
+// gRPC), audit (a PostgreSQL driver, whose init reads /etc/sops/audit.yaml),
+// pgp (OpenPGP), x/net/context, and crypto/rand and shamir, which only the
+// removed data key functions below use. See README.md.
 import (
-	"crypto/rand"
 	"crypto/sha512"
 	"fmt"
 	"reflect"
@@ -49,21 +53,22 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"golang.org/x/net/context"
 
 	"github.com/getsops/sops/v3/age"
-	"github.com/getsops/sops/v3/audit"
 	"github.com/getsops/sops/v3/keys"
-	"github.com/getsops/sops/v3/keyservice"
 	"github.com/getsops/sops/v3/logging"
-	"github.com/getsops/sops/v3/pgp"
-	"github.com/getsops/sops/v3/shamir"
 )
+
+// xsops: end patch
 
 // DefaultUnencryptedSuffix is the default suffix a TreeItem key has to end with for sops to leave its Value unencrypted
 const DefaultUnencryptedSuffix = "_unencrypted"
 
-var DefaultDecryptionOrder = []string{age.KeyTypeIdentifier, pgp.KeyTypeIdentifier}
+// xsops: begin patch
+// "pgp" is pgp.KeyTypeIdentifier: the pgp package is not imported.
+var DefaultDecryptionOrder = []string{age.KeyTypeIdentifier, "pgp"}
+
+// xsops: end patch
 
 type sopsError string
 
@@ -521,9 +526,9 @@ func (tree Tree) shouldBeEncrypted(path []string, commentsStack [][]string, isCo
 // (all values if MACOnlyEncrypted is false, or only over values which end
 // up encrypted if MACOnlyEncrypted is true).
 func (tree Tree) Encrypt(key []byte, cipher Cipher) (string, error) {
-	audit.SubmitEvent(audit.EncryptEvent{
-		File: tree.FilePath,
-	})
+	// xsops: begin patch
+	// No audit event: the audit package is not imported.
+	// xsops: end patch
 	hash := sha512.New()
 	if tree.Metadata.MACOnlyEncrypted {
 		// We initialize with known set of bytes so that a MAC with this setting
@@ -586,9 +591,9 @@ func (tree Tree) Encrypt(key []byte, cipher Cipher) (string, error) {
 // up decrypted if MACOnlyEncrypted is true).
 func (tree Tree) Decrypt(key []byte, cipher Cipher) (string, error) {
 	log.Debug("Decrypting tree")
-	audit.SubmitEvent(audit.DecryptEvent{
-		File: tree.FilePath,
-	})
+	// xsops: begin patch
+	// No audit event: the audit package is not imported.
+	// xsops: end patch
 	hash := sha512.New()
 	if tree.Metadata.MACOnlyEncrypted {
 		// We initialize with known set of bytes so that a MAC with this setting
@@ -650,25 +655,10 @@ func (tree Tree) Decrypt(key []byte, cipher Cipher) (string, error) {
 	return fmt.Sprintf("%X", hash.Sum(nil)), nil
 }
 
-// GenerateDataKey generates a new random data key and encrypts it with all MasterKeys.
-func (tree Tree) GenerateDataKey() ([]byte, []error) {
-	newKey := make([]byte, 32)
-	_, err := rand.Read(newKey)
-	if err != nil {
-		return nil, []error{fmt.Errorf("Could not generate random key: %s", err)}
-	}
-	return newKey, tree.Metadata.UpdateMasterKeys(newKey)
-}
-
-// GenerateDataKeyWithKeyServices generates a new random data key and encrypts it with all MasterKeys.
-func (tree *Tree) GenerateDataKeyWithKeyServices(svcs []keyservice.KeyServiceClient) ([]byte, []error) {
-	newKey := make([]byte, 32)
-	_, err := rand.Read(newKey)
-	if err != nil {
-		return nil, []error{fmt.Errorf("Could not generate random key: %s", err)}
-	}
-	return newKey, tree.Metadata.UpdateMasterKeysWithKeyServices(newKey, svcs)
-}
+// xsops: begin patch
+// GenerateDataKey and GenerateDataKeyWithKeyServices are removed: they
+// encrypt a new data key through the key services.
+// xsops: end patch
 
 // Metadata holds information about a file encrypted by sops
 type Metadata struct {
@@ -760,141 +750,12 @@ func (m *Metadata) MasterKeyCount() int {
 	return count
 }
 
-// UpdateMasterKeysWithKeyServices encrypts the data key with all master keys using the provided key services
-func (m *Metadata) UpdateMasterKeysWithKeyServices(dataKey []byte, svcs []keyservice.KeyServiceClient) (errs []error) {
-	if len(svcs) == 0 {
-		return []error{
-			fmt.Errorf("no key services provided, cannot update master keys"),
-		}
-	}
-	if len(m.KeyGroups) == 0 {
-		return []error{
-			fmt.Errorf("no key groups provided"),
-		}
-	}
-	var parts [][]byte
-	if len(m.KeyGroups) == 1 {
-		// If there's only one key group, we can't do Shamir. All keys
-		// in the group encrypt the whole data key.
-		parts = append(parts, dataKey)
-	} else {
-		var err error
-		if m.ShamirThreshold == 0 {
-			m.ShamirThreshold = len(m.KeyGroups)
-		}
-		log.WithFields(logrus.Fields{
-			"quorum": m.ShamirThreshold,
-			"parts":  len(m.KeyGroups),
-		}).Info("Splitting data key with Shamir Secret Sharing")
-		parts, err = shamir.Split(dataKey, len(m.KeyGroups), int(m.ShamirThreshold))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("could not split data key into parts for Shamir: %s", err))
-			return
-		}
-		if len(parts) != len(m.KeyGroups) {
-			errs = append(errs, fmt.Errorf("not enough parts obtained from Shamir: need %d, got %d", len(m.KeyGroups), len(parts)))
-			return
-		}
-	}
-	for i, group := range m.KeyGroups {
-		part := parts[i]
-		if len(group) == 0 {
-			return []error{
-				fmt.Errorf("empty key group provided"),
-			}
-		}
-		for _, key := range group {
-			svcKey := keyservice.KeyFromMasterKey(key)
-			var keyErrs []error
-			encrypted := false
-			for _, svc := range svcs {
-				rsp, err := svc.Encrypt(context.Background(), &keyservice.EncryptRequest{
-					Key:       &svcKey,
-					Plaintext: part,
-				})
-				if err != nil {
-					keyErrs = append(keyErrs, fmt.Errorf("failed to encrypt new data key with master key %q: %w", key.ToString(), err))
-					continue
-				}
-				key.SetEncryptedDataKey(rsp.Ciphertext)
-				encrypted = true
-				// Only need to encrypt the key successfully with one service
-				break
-			}
-			if !encrypted {
-				errs = append(errs, keyErrs...)
-			}
-		}
-	}
-	m.DataKey = dataKey
-	return
-}
-
-// UpdateMasterKeys encrypts the data key with all master keys
-func (m *Metadata) UpdateMasterKeys(dataKey []byte) (errs []error) {
-	return m.UpdateMasterKeysWithKeyServices(dataKey, []keyservice.KeyServiceClient{
-		keyservice.NewLocalClient(),
-	})
-}
-
-// GetDataKeyWithKeyServices retrieves the data key, asking KeyServices to decrypt it with each
-// MasterKey in the Metadata's KeySources until one of them succeeds.
-func (m *Metadata) GetDataKeyWithKeyServices(svcs []keyservice.KeyServiceClient, decryptionOrder []string) ([]byte, error) {
-	if m.DataKey != nil {
-		return m.DataKey, nil
-	}
-	getDataKeyErr := getDataKeyError{
-		RequiredSuccessfulKeyGroups: m.ShamirThreshold,
-		GroupResults:                make([]error, len(m.KeyGroups)),
-	}
-	var parts [][]byte
-	for i, group := range m.KeyGroups {
-		part, err := decryptKeyGroup(group, svcs, decryptionOrder)
-		if err == nil {
-			parts = append(parts, part)
-		}
-		getDataKeyErr.GroupResults[i] = err
-	}
-	var dataKey []byte
-	if len(m.KeyGroups) > 1 {
-		if len(parts) < m.ShamirThreshold {
-			return nil, &getDataKeyErr
-		}
-		var err error
-		dataKey, err = shamir.Combine(parts)
-		if err != nil {
-			return nil, fmt.Errorf("could not get data key from shamir parts: %s", err)
-		}
-	} else {
-		if len(parts) != 1 {
-			return nil, &getDataKeyErr
-		}
-		dataKey = parts[0]
-	}
-	log.Info("Data key recovered successfully")
-	m.DataKey = dataKey
-	return dataKey, nil
-}
-
-// decryptKeyGroup tries to decrypt the contents of the provided KeyGroup with
-// any of the MasterKeys in the KeyGroup with any of the provided key services,
-// returning as soon as one key service succeeds.
-func decryptKeyGroup(group KeyGroup, svcs []keyservice.KeyServiceClient, decryptionOrder []string) ([]byte, error) {
-	var keyErrs []error
-	// Sort MasterKeys in the group so we try them in specific order
-	// Use sorted indices to avoid group slice modification
-	indices := sortKeyGroupIndices(group, decryptionOrder)
-	for _, indexVal := range indices {
-		key := group[indexVal]
-		part, err := decryptKey(key, svcs)
-		if err != nil {
-			keyErrs = append(keyErrs, err)
-		} else {
-			return part, nil
-		}
-	}
-	return nil, decryptKeyErrors(keyErrs)
-}
+// xsops: begin patch
+// UpdateMasterKeysWithKeyServices, UpdateMasterKeys,
+// GetDataKeyWithKeyServices and decryptKeyGroup are removed: they encrypt
+// and decrypt the data key through the key services. The action decrypts
+// it with its age identities itself (internal/secrets dataKey).
+// xsops: end patch
 
 // sortKeyGroupIndices returns indices that would sort the KeyGroup
 // according to decryptionOrder
@@ -927,46 +788,10 @@ func sortKeyGroupIndices(group KeyGroup, decryptionOrder []string) []int {
 	return indices
 }
 
-// decryptKey tries to decrypt the contents of the provided MasterKey with any
-// of the key services, returning as soon as one key service succeeds.
-func decryptKey(key keys.MasterKey, svcs []keyservice.KeyServiceClient) ([]byte, error) {
-	svcKey := keyservice.KeyFromMasterKey(key)
-	var part []byte
-	decryptErr := decryptKeyError{
-		keyName: key.ToString(),
-	}
-	for _, svc := range svcs {
-		// All keys in a key group encrypt the same part, so as soon
-		// as we decrypt it successfully with one key, we need to
-		// proceed with the next group
-		var err error
-		if part == nil {
-			var rsp *keyservice.DecryptResponse
-			rsp, err = svc.Decrypt(
-				context.Background(),
-				&keyservice.DecryptRequest{
-					Ciphertext: key.EncryptedDataKey(),
-					Key:        &svcKey,
-				})
-			if err == nil {
-				part = rsp.Plaintext
-			}
-		}
-		decryptErr.errs = append(decryptErr.errs, err)
-	}
-	if part != nil {
-		return part, nil
-	}
-	return nil, &decryptErr
-}
-
-// GetDataKey retrieves the data key from the first MasterKey in the Metadata's KeySources that's able to return it,
-// using the local KeyService
-func (m Metadata) GetDataKey() ([]byte, error) {
-	return m.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{
-		keyservice.NewLocalClient(),
-	}, nil)
-}
+// xsops: begin patch
+// decryptKey and GetDataKey are removed: they decrypt the data key through
+// the key services.
+// xsops: end patch
 
 // ToBytes converts a string, int, float or bool to a byte representation.
 func ToBytes(in interface{}) ([]byte, error) {

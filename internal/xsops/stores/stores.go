@@ -9,6 +9,10 @@ of the purpose of this package is to make it easy to change the SOPS file format
 */
 package stores
 
+// xsops: begin patch
+// Not imported: azkv, gcpkms, hckms, hcvault, kms and pgp, whose key types
+// link the cloud SDKs (and OpenPGP). Their keys load as *ForeignKey
+// (foreign.go): see the patched conversions below, and README.md.
 import (
 	"fmt"
 	"strconv"
@@ -16,14 +20,10 @@ import (
 	"time"
 
 	"github.com/getsops/sops/v3/age"
-	"github.com/getsops/sops/v3/azkv"
-	"github.com/getsops/sops/v3/gcpkms"
-	"github.com/getsops/sops/v3/hckms"
-	"github.com/getsops/sops/v3/hcvault"
-	"github.com/getsops/sops/v3/kms"
-	"github.com/getsops/sops/v3/pgp"
 	sops "github.com/productgalaxy/sops-deploy-action/internal/xsops"
 )
+
+// xsops: end patch
 
 const (
 	// SopsMetadataKey is the key used to store SOPS metadata at in SOPS encrypted files.
@@ -154,82 +154,31 @@ func metadataFromInternal(sopsMetadata sops.Metadata) metadata {
 	return m
 }
 
-func pgpKeysFromGroup(group sops.KeyGroup) (keys []pgpkey) {
-	for _, key := range group {
-		switch key := key.(type) {
-		case *pgp.MasterKey:
-			keys = append(keys, pgpkey{
-				Fingerprint:      key.Fingerprint,
-				EncryptedDataKey: key.EncryptedKey,
-				CreatedAt:        key.CreationDate.Format(time.RFC3339),
-			})
-		}
-	}
-	return
+// xsops: begin patch
+// The other kinds' keys are *ForeignKey, which hold the key as it was
+// loaded, with created_at as upstream writes it back.
+
+func pgpKeysFromGroup(group sops.KeyGroup) []pgpkey {
+	return foreignKeysFromGroup[pgpkey](group)
 }
 
-func kmsKeysFromGroup(group sops.KeyGroup) (keys []kmskey) {
-	for _, key := range group {
-		switch key := key.(type) {
-		case *kms.MasterKey:
-			keys = append(keys, kmskey{
-				Arn:              key.Arn,
-				CreatedAt:        key.CreationDate.Format(time.RFC3339),
-				EncryptedDataKey: key.EncryptedKey,
-				Context:          key.EncryptionContext,
-				Role:             key.Role,
-				AwsProfile:       key.AwsProfile,
-			})
-		}
-	}
-	return
+func kmsKeysFromGroup(group sops.KeyGroup) []kmskey {
+	return foreignKeysFromGroup[kmskey](group)
 }
 
-func gcpkmsKeysFromGroup(group sops.KeyGroup) (keys []gcpkmskey) {
-	for _, key := range group {
-		switch key := key.(type) {
-		case *gcpkms.MasterKey:
-			keys = append(keys, gcpkmskey{
-				ResourceID:       key.ResourceID,
-				CreatedAt:        key.CreationDate.Format(time.RFC3339),
-				EncryptedDataKey: key.EncryptedKey,
-			})
-		}
-	}
-	return
+func gcpkmsKeysFromGroup(group sops.KeyGroup) []gcpkmskey {
+	return foreignKeysFromGroup[gcpkmskey](group)
 }
 
-func vaultKeysFromGroup(group sops.KeyGroup) (keys []vaultkey) {
-	for _, key := range group {
-		switch key := key.(type) {
-		case *hcvault.MasterKey:
-			keys = append(keys, vaultkey{
-				VaultAddress:     key.VaultAddress,
-				EnginePath:       key.EnginePath,
-				KeyName:          key.KeyName,
-				CreatedAt:        key.CreationDate.Format(time.RFC3339),
-				EncryptedDataKey: key.EncryptedKey,
-			})
-		}
-	}
-	return
+func vaultKeysFromGroup(group sops.KeyGroup) []vaultkey {
+	return foreignKeysFromGroup[vaultkey](group)
 }
 
-func azkvKeysFromGroup(group sops.KeyGroup) (keys []azkvkey) {
-	for _, key := range group {
-		switch key := key.(type) {
-		case *azkv.MasterKey:
-			keys = append(keys, azkvkey{
-				VaultURL:         key.VaultURL,
-				Name:             key.Name,
-				Version:          key.Version,
-				CreatedAt:        key.CreationDate.Format(time.RFC3339),
-				EncryptedDataKey: key.EncryptedKey,
-			})
-		}
-	}
-	return
+func azkvKeysFromGroup(group sops.KeyGroup) []azkvkey {
+	return foreignKeysFromGroup[azkvkey](group)
 }
+
+// xsops: end patch
 
 func ageKeysFromGroup(group sops.KeyGroup) (keys []agekey) {
 	for _, key := range group {
@@ -244,19 +193,12 @@ func ageKeysFromGroup(group sops.KeyGroup) (keys []agekey) {
 	return
 }
 
-func hckmsKeysFromGroup(group sops.KeyGroup) (keys []hckmskey) {
-	for _, key := range group {
-		switch key := key.(type) {
-		case *hckms.MasterKey:
-			keys = append(keys, hckmskey{
-				KeyID:            key.KeyID,
-				CreatedAt:        key.CreationDate.Format(time.RFC3339),
-				EncryptedDataKey: key.EncryptedKey,
-			})
-		}
-	}
-	return
+// xsops: begin patch
+func hckmsKeysFromGroup(group sops.KeyGroup) []hckmskey {
+	return foreignKeysFromGroup[hckmskey](group)
 }
+
+// xsops: end patch
 
 // ToInternal converts a storage-appropriate Metadata struct to a SOPS internal representation
 func (m *metadata) ToInternal() (sops.Metadata, error) {
@@ -389,72 +331,36 @@ func (m *metadata) internalKeygroups() ([]sops.KeyGroup, error) {
 	}
 }
 
-func (kmsKey *kmskey) toInternal() (*kms.MasterKey, error) {
-	creationDate, err := time.Parse(time.RFC3339, kmsKey.CreatedAt)
-	if err != nil {
-		return nil, err
-	}
-	return &kms.MasterKey{
-		Role:              kmsKey.Role,
-		EncryptionContext: kmsKey.Context,
-		EncryptedKey:      kmsKey.EncryptedDataKey,
-		CreationDate:      creationDate,
-		Arn:               kmsKey.Arn,
-		AwsProfile:        kmsKey.AwsProfile,
-	}, nil
+// xsops: begin patch
+// The other kinds load as *ForeignKey after upstream's checks: created_at
+// is RFC 3339 (newForeignKey), an hckms key_id is region:uuid (below).
+
+func (kmsKey *kmskey) toInternal() (*ForeignKey, error) {
+	k := *kmsKey
+	return newForeignKey(&k)
 }
 
-func (gcpKmsKey *gcpkmskey) toInternal() (*gcpkms.MasterKey, error) {
-	creationDate, err := time.Parse(time.RFC3339, gcpKmsKey.CreatedAt)
-	if err != nil {
-		return nil, err
-	}
-	return &gcpkms.MasterKey{
-		ResourceID:   gcpKmsKey.ResourceID,
-		EncryptedKey: gcpKmsKey.EncryptedDataKey,
-		CreationDate: creationDate,
-	}, nil
+func (gcpKmsKey *gcpkmskey) toInternal() (*ForeignKey, error) {
+	k := *gcpKmsKey
+	return newForeignKey(&k)
 }
 
-func (azkvKey *azkvkey) toInternal() (*azkv.MasterKey, error) {
-	creationDate, err := time.Parse(time.RFC3339, azkvKey.CreatedAt)
-	if err != nil {
-		return nil, err
-	}
-	return &azkv.MasterKey{
-		VaultURL:     azkvKey.VaultURL,
-		Name:         azkvKey.Name,
-		Version:      azkvKey.Version,
-		EncryptedKey: azkvKey.EncryptedDataKey,
-		CreationDate: creationDate,
-	}, nil
+func (azkvKey *azkvkey) toInternal() (*ForeignKey, error) {
+	k := *azkvKey
+	return newForeignKey(&k)
 }
 
-func (vaultKey *vaultkey) toInternal() (*hcvault.MasterKey, error) {
-	creationDate, err := time.Parse(time.RFC3339, vaultKey.CreatedAt)
-	if err != nil {
-		return nil, err
-	}
-	return &hcvault.MasterKey{
-		VaultAddress: vaultKey.VaultAddress,
-		EnginePath:   vaultKey.EnginePath,
-		KeyName:      vaultKey.KeyName,
-		CreationDate: creationDate,
-		EncryptedKey: vaultKey.EncryptedDataKey,
-	}, nil
+func (vaultKey *vaultkey) toInternal() (*ForeignKey, error) {
+	k := *vaultKey
+	return newForeignKey(&k)
 }
 
-func (pgpKey *pgpkey) toInternal() (*pgp.MasterKey, error) {
-	creationDate, err := time.Parse(time.RFC3339, pgpKey.CreatedAt)
-	if err != nil {
-		return nil, err
-	}
-	return &pgp.MasterKey{
-		EncryptedKey: pgpKey.EncryptedDataKey,
-		CreationDate: creationDate,
-		Fingerprint:  pgpKey.Fingerprint,
-	}, nil
+func (pgpKey *pgpkey) toInternal() (*ForeignKey, error) {
+	k := *pgpKey
+	return newForeignKey(&k)
 }
+
+// xsops: end patch
 
 func (ageKey *agekey) toInternal() (*age.MasterKey, error) {
 	return &age.MasterKey{
@@ -463,19 +369,21 @@ func (ageKey *agekey) toInternal() (*age.MasterKey, error) {
 	}, nil
 }
 
-func (hckmsKey *hckmskey) toInternal() (*hckms.MasterKey, error) {
-	creationDate, err := time.Parse(time.RFC3339, hckmsKey.CreatedAt)
+// xsops: begin patch
+// Upstream checks created_at, then the key ID (hckms.NewMasterKey).
+func (hckmsKey *hckmskey) toInternal() (*ForeignKey, error) {
+	k := *hckmsKey
+	key, err := newForeignKey(&k)
 	if err != nil {
 		return nil, err
 	}
-	key, err := hckms.NewMasterKey(hckmsKey.KeyID)
-	if err != nil {
+	if _, _, err := parseKeyID(k.KeyID); err != nil {
 		return nil, err
 	}
-	key.EncryptedKey = hckmsKey.EncryptedDataKey
-	key.CreationDate = creationDate
 	return key, nil
 }
+
+// xsops: end patch
 
 // ExampleComplexTree is an example sops.Tree object exhibiting complex relationships
 var ExampleComplexTree = sops.Tree{
