@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/getsops/sops/v3"
+	sops "github.com/productgalaxy/sops-deploy-action/internal/xsops"
 )
 
 // wouldMark prefixes values in the classification copy that sops asked to

@@ -13,13 +13,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/getsops/sops/v3"
-	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
-	"github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/logging"
-	"github.com/getsops/sops/v3/stores"
-	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
+	sops "github.com/productgalaxy/sops-deploy-action/internal/xsops"
+	"github.com/productgalaxy/sops-deploy-action/internal/xsops/aes"
+	"github.com/productgalaxy/sops-deploy-action/internal/xsops/config"
+	"github.com/productgalaxy/sops-deploy-action/internal/xsops/stores"
+	sopsyaml "github.com/productgalaxy/sops-deploy-action/internal/xsops/stores/yaml"
 	"go.yaml.in/yaml/v3"
 )
 

@@ -7,11 +7,11 @@ import (
 	"unicode/utf8"
 
 	"filippo.io/age"
-	"github.com/getsops/sops/v3"
 	sopsage "github.com/getsops/sops/v3/age"
-	"github.com/getsops/sops/v3/config"
-	sopsdotenv "github.com/getsops/sops/v3/stores/dotenv"
-	sopsjson "github.com/getsops/sops/v3/stores/json"
+	sops "github.com/productgalaxy/sops-deploy-action/internal/xsops"
+	"github.com/productgalaxy/sops-deploy-action/internal/xsops/config"
+	sopsdotenv "github.com/productgalaxy/sops-deploy-action/internal/xsops/stores/dotenv"
+	sopsjson "github.com/productgalaxy/sops-deploy-action/internal/xsops/stores/json"
 )
 
 // Format is the sops store a file is read with, as sops picks it from the

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/getsops/sops/v3"
+	sops "github.com/productgalaxy/sops-deploy-action/internal/xsops"
 	"go.yaml.in/yaml/v3"
 )
 
 // loadBranch turns a parsed YAML document into the sops tree branch that
-// sops' own YAML store (stores/yaml LoadPlainFile) builds from the same
+// sops' own YAML store (stores/yaml LoadPlainFile, in internal/xsops' copy,
+// which is held to upstream's) builds from the same
 // bytes: the same values, keys, comments and comment placement. It exists
 // because that store parses the file twice and checks for duplicate keys
 // with a quadratic scan, which dominates decryption of large files; here

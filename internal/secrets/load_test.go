@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/getsops/sops/v3/config"
-	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
+	"github.com/productgalaxy/sops-deploy-action/internal/xsops/config"
+	sopsyaml "github.com/productgalaxy/sops-deploy-action/internal/xsops/stores/yaml"
 	"go.yaml.in/yaml/v3"
 )
 
