@@ -4,14 +4,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"net"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,18 +42,9 @@ func newECDSASigner(t testing.TB) ssh.Signer {
 	return s
 }
 
-// rsaSigner is generated once: RSA key generation is slow.
-var rsaSigner = sync.OnceValues(func() (ssh.Signer, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
-	return ssh.NewSignerFromKey(priv)
-})
-
 func newRSASigner(t testing.TB) ssh.Signer {
 	t.Helper()
-	s, err := rsaSigner()
+	s, err := ssh.NewSignerFromKey(sshtest.RSAKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
 	"github.com/productgalaxy/sops-deploy-action/internal/secret"
+	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
@@ -81,10 +81,7 @@ func encrypted(t testing.TB) testKey {
 
 func rsaPKCS1Key(t testing.TB) testKey {
 	t.Helper()
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	priv := sshtest.RSAKey(t)
 	pub, err := ssh.NewPublicKey(&priv.PublicKey)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"strings"
@@ -83,10 +82,7 @@ func TestSessionRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey := sshtest.RSAKey(t)
 	for _, tc := range []struct {
 		name         string
 		key          any // nil: sshtest's ed25519 client key

@@ -297,10 +297,7 @@ func (s *SSHD) addStockHostKeys(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rk := RSAKey(t)
 	lines := ""
 	for _, k := range []struct {
 		name string
@@ -643,6 +640,20 @@ func ChrootDir(t testing.TB) string {
 	}
 	return root
 }
+
+// RSAKey returns a 2048-bit RSA key, the same one for the whole test
+// binary: generating one takes a tenth of a second or more of CPU, and
+// the tests that use it need an RSA key, not a fresh one.
+func RSAKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsaKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+var rsaKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
 
 // NewKey returns a fresh ed25519 key as a signer and in the OpenSSH PEM
 // encoding (no passphrase) an ssh_key input holds. No server authorizes
