@@ -503,12 +503,12 @@ func (o options) apply(cfg, sftpPath string) string {
 type features struct {
 	// penalties: PerSourcePenalties is known (OpenSSH 9.8 and later).
 	penalties bool
-	// noReexec: -r is known (OpenSSH before 9.8, where sshd re-executes
+	// noReexec: -r works (OpenSSH before 9.8, where sshd re-executes
 	// itself for every connection unless told not to; later versions
-	// always execute sshd-session and dropped -r). Without the re-exec a
-	// session costs a fork instead of a new sshd reading its config and
-	// keys: a quarter of the CPU of the tests that use sshd. What a
-	// session does on the wire is the same.
+	// always execute sshd-session, and take -r only to log "-r option is
+	// deprecated"). Without the re-exec a session costs a fork instead of
+	// a new sshd reading its config and keys: a quarter of the CPU of the
+	// tests that use sshd. What a session does on the wire is the same.
 	noReexec bool
 }
 
@@ -517,27 +517,34 @@ var (
 	featuresOf   features
 )
 
-// probeFeatures runs sshd -t on cfg (a base config) with and without the
-// newer options, writing it under dir.
+// probeFeatures learns this machine's sshd features once per test binary
+// (probe).
 func probeFeatures(t testing.TB, sshdPath, cfg, dir string) features {
 	t.Helper()
-	featuresOnce.Do(func() {
-		path := filepath.Join(dir, "sshd_config.probe")
-		check := func(cfg string, args ...string) ([]byte, error) {
-			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-				return nil, err
-			}
-			return exec.Command(sshdPath, append(args, "-t", "-f", path)...).CombinedOutput()
-		}
-		out, err := check(cfg)
-		featuresOf.penalties = err == nil || !bytes.Contains(out, []byte("PerSourcePenalties"))
-		if !featuresOf.penalties {
-			cfg = strings.Replace(cfg, "PerSourcePenalties no\n", "", 1)
-		}
-		_, err = check(cfg, "-r")
-		featuresOf.noReexec = err == nil
-	})
+	featuresOnce.Do(func() { featuresOf = probe(sshdPath, cfg, dir) })
 	return featuresOf
+}
+
+// probe runs sshd -t on cfg (a base config) with and without the newer
+// options, writing it under dir.
+func probe(sshdPath, cfg, dir string) features {
+	var f features
+	path := filepath.Join(dir, "sshd_config.probe")
+	check := func(cfg string, args ...string) ([]byte, error) {
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			return nil, err
+		}
+		return exec.Command(sshdPath, append(args, "-t", "-f", path)...).CombinedOutput()
+	}
+	out, err := check(cfg)
+	f.penalties = err == nil || !bytes.Contains(out, []byte("PerSourcePenalties"))
+	if !f.penalties {
+		cfg = strings.Replace(cfg, "PerSourcePenalties no\n", "", 1)
+	}
+	// OpenSSH 9.8 and later accept -r but ignore it, saying so.
+	out, err = check(cfg, "-r")
+	f.noReexec = err == nil && !bytes.Contains(out, []byte("-r option is deprecated"))
+	return f
 }
 
 type process struct {
