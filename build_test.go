@@ -48,6 +48,9 @@ func TestDockerfile(t *testing.T) {
 
 func checkDockerfile(t *testing.T) (imageLayout, dockertest.GoBuild) {
 	t.Helper()
+	if b, err := os.ReadFile("Dockerfile"); err != nil || dockertest.SyntaxDirective.Match(b) {
+		t.Errorf("Dockerfile: a # syntax= line (the classic builder cannot honour it), or unreadable (%v)", err)
+	}
 	stages, err := dockertest.ParseDockerfile("Dockerfile")
 	if err != nil {
 		t.Fatal(err)

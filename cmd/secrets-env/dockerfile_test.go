@@ -22,7 +22,7 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(b)
-	if regexp.MustCompile(`(?m)^#\s*syntax=`).MatchString(text) {
+	if dockertest.SyntaxDirective.MatchString(text) {
 		t.Error("a # syntax= line: the classic builder cannot honour it")
 	}
 	if regexp.MustCompile(`\$\{?(BUILDPLATFORM|TARGETARCH|TARGETOS)\}?[^:]`).MatchString(text) {

@@ -10,9 +10,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 )
+
+// SyntaxDirective matches a `# syntax=` parser directive in any of the
+// forms BuildKit honours. The classic builder (DOCKER_BUILDKIT=0) cannot:
+// both Dockerfiles must build with it.
+var SyntaxDirective = regexp.MustCompile(`(?im)^(#|//)\s*syntax\s*=`)
 
 // Instr is one Dockerfile instruction, continuation lines joined.
 type Instr struct {
