@@ -197,10 +197,19 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 
 	s := &SSHD{Host: o.listenHost, User: u.Username, Dir: t.TempDir()}
 	s.logPath = filepath.Join(s.Dir, "sshd.log")
-	hostKeyPath := filepath.Join(s.Dir, "ssh_host_ed25519_key")
-	authKeysPath := filepath.Join(s.Dir, "authorized_keys")
-	configPath := filepath.Join(s.Dir, "sshd_config")
+	s.authKeysPath = filepath.Join(s.Dir, "authorized_keys")
+	hostKeyPath, extraHostConfig := s.writeKeys(t, o)
+	s.launch(t, o, sshdPath, sftpPath, hostKeyPath, extraHostConfig)
+	s.KnownHosts = knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey)
+	return s
+}
 
+// writeKeys writes the host keys (and the certificate) and the client's
+// authorized_keys, and returns the ed25519 host key's path and the
+// sshd_config lines of the other host keys.
+func (s *SSHD) writeKeys(t testing.TB, o options) (hostKeyPath, extraHostConfig string) {
+	t.Helper()
+	hostKeyPath = filepath.Join(s.Dir, "ssh_host_ed25519_key")
 	hostKey, hostKeyPEM, err := generateKey("sshtest host key")
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +220,6 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 		t.Fatalf("failed to write host key: %v", err)
 	}
 	s.HostKeys = []ssh.PublicKey{s.HostKey}
-	extraHostConfig := ""
 	if o.stockKeys {
 		extraHostConfig += s.addStockHostKeys(t)
 	}
@@ -229,7 +237,7 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 	}
 	// sshd reads authorized_keys as the login user, so other local users
 	// (the sudo tests log in as them) must be able to reach and read it.
-	if err := os.WriteFile(authKeysPath, authKeys.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(s.authKeysPath, authKeys.Bytes(), 0o644); err != nil {
 		t.Fatalf("failed to write authorized_keys: %v", err)
 	}
 	for _, d := range []string{s.Dir, filepath.Dir(s.Dir)} {
@@ -237,21 +245,28 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 			t.Fatalf("failed to open up %s: %v", d, err)
 		}
 	}
-	s.authKeysPath = authKeysPath
 
+	return hostKeyPath, extraHostConfig
+}
+
+// launch starts sshd on a free port, retrying a lost race for it, and
+// stops it in t.Cleanup.
+func (s *SSHD) launch(t testing.TB, o options, sshdPath, sftpPath, hostKeyPath, extraHostConfig string) {
+	t.Helper()
+	configPath := filepath.Join(s.Dir, "sshd_config")
 	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatalf("failed to create sshd log: %v", err)
 	}
 	defer logFile.Close() // the child keeps its own descriptor
 
-	feat := probeFeatures(t, sshdPath, sshdConfig(s.Host, 22, hostKeyPath, authKeysPath, sftpPath, true), s.Dir)
+	feat := probeFeatures(t, sshdPath, sshdConfig(s.Host, 22, hostKeyPath, s.authKeysPath, sftpPath, true), s.Dir)
 	for attempt := 1; ; attempt++ {
 		port, err := freePort(s.Host)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := o.apply(sshdConfig(s.Host, port, hostKeyPath, authKeysPath, sftpPath, feat.penalties)+extraHostConfig, sftpPath)
+		cfg := o.apply(sshdConfig(s.Host, port, hostKeyPath, s.authKeysPath, sftpPath, feat.penalties)+extraHostConfig, sftpPath)
 		if err := os.WriteFile(configPath, []byte(cfg), 0o600); err != nil {
 			t.Fatalf("failed to write sshd_config: %v", err)
 		}
@@ -285,8 +300,6 @@ func Start(t testing.TB, opts ...Option) *SSHD {
 		}
 	}
 
-	s.KnownHosts = knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey)
-	return s
 }
 
 // addStockHostKeys writes ecdsa and rsa host keys and returns their
