@@ -9,6 +9,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +20,7 @@ import (
 	"github.com/productgalaxy/sops-deploy-action/internal/remote"
 	"github.com/productgalaxy/sops-deploy-action/internal/secret"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
+	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 	ssh "github.com/productgalaxy/sops-deploy-action/internal/xssh"
 )
 
@@ -51,27 +56,40 @@ func openSSHKey(t testing.TB) testKey {
 	return testKey{pem: pem.EncodeToMemory(block), pub: pub}
 }
 
-// encryptedKey is made once: the bcrypt KDF is slow, very slow under -race.
+// encryptedKey is made once, by the real ssh-keygen (as users make
+// theirs), with one bcrypt round: at OpenSSH's default of 16 each parse
+// costs about a tenth of a second of CPU, and the rounds change nothing
+// ParseSigner does.
 var encryptedKey = sync.OnceValues(func() (testKey, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	dir, err := os.MkdirTemp("", "remote-key-test-")
 	if err != nil {
 		return testKey{}, err
 	}
-	block, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "test key", []byte(testPassphrase))
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "id_ed25519")
+	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-a", "1", "-N", testPassphrase, "-C", "test key", "-f", path).CombinedOutput()
+	if err != nil {
+		return testKey{}, fmt.Errorf("ssh-keygen: %v\n%s", err, out)
+	}
+	pemBytes, err := os.ReadFile(path)
 	if err != nil {
 		return testKey{}, err
 	}
-	pub, err := ssh.NewPublicKey(priv.Public())
+	pubLine, err := os.ReadFile(path + ".pub")
 	if err != nil {
 		return testKey{}, err
 	}
-	return testKey{pem: pem.EncodeToMemory(block), pub: pub}, nil
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(pubLine)
+	return testKey{pem: pemBytes, pub: pub}, err
 })
 
 // encrypted returns an ed25519 key in the OpenSSH format encrypted with
 // testPassphrase.
 func encrypted(t testing.TB) testKey {
 	t.Helper()
+	if _, err := exec.LookPath("ssh-keygen"); err != nil {
+		testenv.Missing(t, "ssh-keygen not found; install openssh-client")
+	}
 	k, err := encryptedKey()
 	if err != nil {
 		t.Fatal(err)
