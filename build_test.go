@@ -26,7 +26,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/productgalaxy/sops-deploy-action/internal/dockertest"
+	"github.com/productgalaxy/sops-deploy-action/internal/dockerfile"
 	"github.com/productgalaxy/sops-deploy-action/internal/sshtest"
 	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
@@ -46,12 +46,12 @@ func TestDockerfile(t *testing.T) {
 	checkDockerfile(t)
 }
 
-func checkDockerfile(t *testing.T) (imageLayout, dockertest.GoBuild) {
+func checkDockerfile(t *testing.T) (imageLayout, dockerfile.GoBuild) {
 	t.Helper()
-	if b, err := os.ReadFile("Dockerfile"); err != nil || dockertest.SyntaxDirective.Match(b) {
+	if b, err := os.ReadFile("Dockerfile"); err != nil || dockerfile.SyntaxDirective.Match(b) {
 		t.Errorf("Dockerfile: a # syntax= line (the classic builder cannot honour it), or unreadable (%v)", err)
 	}
-	stages, err := dockertest.ParseDockerfile("Dockerfile")
+	stages, err := dockerfile.Parse("Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func checkDockerfile(t *testing.T) (imageLayout, dockertest.GoBuild) {
 		t.Fatalf("Dockerfile: final stage has %d ENTRYPOINT lines, want 1", entrypoints)
 	}
 
-	gb, err := dockertest.FindGoBuild(stages)
+	gb, err := dockerfile.FindGoBuild(stages)
 	if err != nil {
 		t.Fatalf("Dockerfile: %v", err)
 	}

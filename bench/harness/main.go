@@ -24,6 +24,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/productgalaxy/sops-deploy-action/internal/dockerfile"
 )
 
 const ageKeyFile = "testdata/keys/a.agekey" // TEST-ONLY
@@ -128,21 +130,40 @@ func (h *harness) main() error {
 	if h.rtts != nil {
 		return h.network(h.rtts, h.runs)
 	}
+	r, err := h.loopback()
+	if err != nil {
+		return err
+	}
+	r.print(h.runs)
+	return nil
+}
+
+// loopbackResults are the loopback workloads' samples: a, b and c hold the
+// action's then the baseline's (c also sops decrypt's), start /bin/true's,
+// a failing run's and run a's.
+type loopbackResults struct {
+	a, b, c, start [][]sample
+	phases         []string
+	binSize        int64
+}
+
+// loopback measures workloads a to d and the start-up, then traces the
+// phases of one run of each.
+func (h *harness) loopback() (*loopbackResults, error) {
+	var r loopbackResults
+	var err error
 	one, ten := h.servers[:1], h.servers[:10]
 	progress("a. one host, 9 keys: %d runs each, alternating", h.runs)
-	a, err := measure(h.runs, h.action(one, h.small), h.baseline(one, h.small))
-	if err != nil {
-		return err
+	if r.a, err = measure(h.runs, h.action(one, h.small), h.baseline(one, h.small)); err != nil {
+		return nil, err
 	}
 	progress("b. ten hosts, 9 keys")
-	b, err := measure(h.runs, h.action(ten, h.small), h.baseline(ten, h.small))
-	if err != nil {
-		return err
+	if r.b, err = measure(h.runs, h.action(ten, h.small), h.baseline(ten, h.small)); err != nil {
+		return nil, err
 	}
 	progress("c. one host, 10,000 keys, and d. sops decrypt alone, in one loop")
-	c, err := measure(h.runs, h.action(one, h.large), h.baseline(one, h.large), h.sopsOnly(h.large))
-	if err != nil {
-		return err
+	if r.c, err = measure(h.runs, h.action(one, h.large), h.baseline(one, h.large), h.sopsOnly(h.large)); err != nil {
+		return nil, err
 	}
 	progress("start-up: %d runs each of /bin/true, a failing run and run a", 2*h.runs)
 	failing := h.action(one, h.small, "INPUT_ENV=") // the last value wins
@@ -153,10 +174,23 @@ func (h *harness) main() error {
 		}
 		return nil
 	}
-	start, err := measure(2*h.runs, prog{name: "/bin/true", cmd: func() *exec.Cmd { return exec.Command("/bin/true") }}, failing, h.action(one, h.small))
-	if err != nil {
-		return err
+	if r.start, err = measure(2*h.runs, prog{name: "/bin/true", cmd: func() *exec.Cmd { return exec.Command("/bin/true") }}, failing, h.action(one, h.small)); err != nil {
+		return nil, err
 	}
+	if r.phases, err = h.phases(one, ten); err != nil {
+		return nil, err
+	}
+	bin, err := os.Stat(h.bin)
+	if err != nil {
+		return nil, err
+	}
+	r.binSize = bin.Size()
+	return &r, nil
+}
+
+// phases runs a, b and c once each with RUNNER_DEBUG=1 and returns the
+// lines they print, ::add-mask:: lines left out.
+func (h *harness) phases(one, ten []*server) ([]string, error) {
 	progress("phases: one run each of a, b and c with RUNNER_DEBUG=1")
 	var phases []string
 	for i, hosts := range [][]*server{one, ten, one} {
@@ -176,14 +210,15 @@ func (h *harness) main() error {
 			return check(out)
 		}
 		if _, err := w.once(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	bin, err := os.Stat(h.bin)
-	if err != nil {
-		return err
-	}
+	return phases, nil
+}
 
+// print writes the loopback tables (BENCHMARKS.md holds them).
+func (r *loopbackResults) print(runs int) {
+	a, b, c, start := r.a, r.b, r.c, r.start
 	fmt.Print("\nMedians of the timed runs, (min–max) in brackets.\n\n")
 	fmt.Println("| workload | action | baseline | ratio (action/baseline) | target | met? |")
 	fmt.Println("|---|---|---|---|---|---|")
@@ -201,23 +236,33 @@ func (h *harness) main() error {
 	row("d. c; baseline: `sops decrypt` of the file alone", c[0], c[2], 1.0)
 	fmt.Printf("| peak RSS of the action in c; baseline: sops decrypt's | %s | %s | %.2f | < 100 MB | %s |\n",
 		mb(maxRSS(c[0])), mb(maxRSS(c[2])), float64(maxRSS(c[0]))/float64(maxRSS(c[2])), yesNo(maxRSS(c[0]) < 100<<10))
-	fmt.Printf("\nPeak RSS of the action in a: %s. Stripped binary: %.1f MiB (%d bytes).\n", mb(maxRSS(a[0])), float64(bin.Size())/(1<<20), bin.Size())
+	fmt.Printf("\nPeak RSS of the action in a: %s. Stripped binary: %.1f MiB (%d bytes).\n", mb(maxRSS(a[0])), float64(r.binSize)/(1<<20), r.binSize)
 	fmt.Printf("CPU time (user+sys) of the action, median: a %s, b %s, c %s; sops decrypt alone %s.\n",
 		ms(med(a[0], cpu)), ms(med(b[0], cpu)), ms(med(c[0], cpu)), ms(med(c[2], cpu)))
-	fmt.Printf("\n| start-up (median of %d, alternating) | first stdout line | exit |\n|---|---|---|\n", 2*h.runs)
+	fmt.Printf("\n| start-up (median of %d, alternating) | first stdout line | exit |\n|---|---|---|\n", 2*runs)
 	for i, name := range []string{"`/bin/true` (floor; prints nothing: first line = EOF)",
 		"action failing fast (INPUT_ENV missing: one ::error:: line)", "action, run a (first line: an ::add-mask::)"} {
 		fmt.Printf("| %s | %s | %s |\n", name, ms(med(start[i], first)), ms(med(start[i], wall)))
 	}
 	fmt.Println("\nPhases (RUNNER_DEBUG=1, one run each; ::add-mask:: lines left out):")
-	for _, l := range phases {
+	for _, l := range r.phases {
 		fmt.Println("    " + l)
 	}
-	return nil
 }
 
 // setup prints the machine, builds the action, makes keys, starts sshd.
 func (h *harness) setup() error {
+	for _, step := range []func() error{h.prepare, h.printMachine, h.build, h.makeKeys, h.startServers} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare finds the repository, sops and the fixtures, and makes the
+// scratch directories.
+func (h *harness) prepare() error {
 	var err error
 	if h.root, err = os.Getwd(); err != nil {
 		return err
@@ -250,7 +295,11 @@ func (h *harness) setup() error {
 			return err
 		}
 	}
+	return nil
+}
 
+// printMachine prints what the figures were measured on.
+func (h *harness) printMachine() error {
 	cpu := "unknown CPU"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		if m := regexp.MustCompile(`(?m)^model name\s*:\s*(.+)$`).FindSubmatch(b); m != nil {
@@ -268,20 +317,25 @@ func (h *harness) setup() error {
 	fmt.Printf("date:    %s\ncommand: %s (%d timed runs of each program per workload)\n", time.Now().UTC().Format(time.RFC3339), command, h.runs)
 	fmt.Printf("machine: nproc %d, %s, kernel %s\n", runtime.NumCPU(), cpu, strings.TrimSpace(string(kernel)))
 	fmt.Printf("tools:   %s; %s; %s\n", strings.TrimSpace(string(gover)), strings.TrimSpace(string(sshv)), strings.TrimSpace(string(sopsv)))
+	return nil
+}
 
+// build builds the action with the Dockerfile's go build line.
+func (h *harness) build() error {
 	h.bin = filepath.Join(h.tmp, "sops-deploy-action")
-	build, err := buildCommand(h.bin)
+	cmd, err := buildCommand(h.bin)
 	if err != nil {
 		return err
 	}
-	progress("building like the Dockerfile: %s", build)
-	cmd := exec.Command("sh", "-c", build)
-	// The build arguments Docker sets for a native build, in case the line uses them.
-	cmd.Env = append(os.Environ(), "TARGETOS="+runtime.GOOS, "TARGETARCH="+runtime.GOARCH)
+	progress("building like the Dockerfile: %s", strings.Join(cmd.Args, " "))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build failed: %v\n%s", err, out)
 	}
+	return nil
+}
 
+// makeKeys makes the SSH client key and reads the test-only age key.
+func (h *harness) makeKeys() error {
 	h.clientKey = filepath.Join(h.tmp, "client_ed25519")
 	if err := keygen(h.clientKey); err != nil {
 		return err
@@ -295,6 +349,12 @@ func (h *harness) setup() error {
 		return err
 	}
 	h.clientKeyPEM, h.ageKey = string(pem), string(age)
+	return nil
+}
+
+// startServers says how the hosts are isolated, starts the 10 sshd and
+// writes their known_hosts.
+func (h *harness) startServers() error {
 	h.isolated = canUnshare()
 	switch {
 	case !h.isolated:
@@ -325,19 +385,18 @@ func (h *harness) setup() error {
 	return os.WriteFile(h.knownHosts, []byte(strings.Join(kh, "\n")+"\n"), 0o600)
 }
 
-// buildCommand returns the Dockerfile's `RUN … go build` command with its
-// -o operand replaced by out.
-func buildCommand(out string) (string, error) {
-	b, err := os.ReadFile("Dockerfile")
+// buildCommand returns the Dockerfile's go build, for this machine,
+// writing out.
+func buildCommand(out string) (*exec.Cmd, error) {
+	stages, err := dockerfile.Parse("Dockerfile")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	m := regexp.MustCompile(`(?m)^RUN (.*go build.*?)\s*(?:&&|\\|$)`).FindSubmatch(b)
-	dashO := regexp.MustCompile(`\s-o\s+\S+`)
-	if m == nil || !dashO.Match(m[1]) {
-		return "", errors.New("no `RUN … go build … -o …` line in the Dockerfile")
+	gb, err := dockerfile.FindGoBuild(stages)
+	if err != nil {
+		return nil, fmt.Errorf("the Dockerfile: %w", err)
 	}
-	return dashO.ReplaceAllLiteralString(string(m[1]), " -o '"+out+"'"), nil
+	return gb.Command(out, ".")
 }
 
 // installed returns a prep that empties the file commands and removes

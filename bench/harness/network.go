@@ -376,12 +376,37 @@ func printNetwork(results []netResult, rtts []time.Duration) {
 		head += fmt.Sprintf(" %s RTT |", rtt)
 		sep += "---|"
 	}
-	fmt.Println("\nRound trips on the wire, action / runbook (ratio), the median of the runs: the delay line's count per connection, summed over the run's connections (10 hosts: per host, the largest):")
-	fmt.Println()
-	fmt.Println(head)
-	fmt.Println(sep)
+	first := func(c netResult) bool { return c.rtt == rtts[0] }
+	fmt.Print("\nRound trips on the wire, action / runbook (ratio), the median of the runs: the delay line's count per connection, summed over the run's connections (10 hosts: per host, the largest):\n\n")
+	fmt.Println(head + "\n" + sep)
+	printRows(results, first, func(_, r netResult) (string, bool) {
+		count := func(x netRun) int { return x.sum }
+		if r.c.hosts > 1 {
+			count = func(x netRun) int { return x.most }
+		}
+		a, b := medianRun(r.action, count), medianRun(r.runbook, count)
+		return fmt.Sprintf(" %d / %d (%.2f) |", a, b, float64(a)/float64(b)), true
+	})
+	fmt.Print("\nWall time, median of the runs, action against the runbook in the same loop (ratio action/runbook):\n\n")
+	fmt.Println(head + "\n" + sep)
+	printRows(results, first, func(_, r netResult) (string, bool) {
+		a, b := medianWall(r.action), medianWall(r.runbook)
+		return fmt.Sprintf(" %s / %s = %.2f |", ms(a), ms(b), float64(a)/float64(b)), true
+	})
+	fmt.Print("\nRound trips felt, from the wall time: (wall at RTT − wall at 0) / RTT, action | runbook:\n\n")
+	fmt.Println(strings.Replace(head, " 0s RTT |", "", 1) + "\n" + sep[:len(sep)-4])
+	printRows(results, func(c netResult) bool { return c.rtt == 0 }, func(base, r netResult) (string, bool) {
+		felt := func(x, y []netRun) float64 { return float64(medianWall(x)-medianWall(y)) / float64(r.rtt) }
+		return fmt.Sprintf(" %.1f \\| %.1f |", felt(r.action, base.action), felt(r.runbook, base.runbook)), r.rtt != 0
+	})
+	printHostRatio(results, rtts)
+}
+
+// printRows prints a table row for each result row picks, with a cell for
+// each result of the same case that cell accepts, in order.
+func printRows(results []netResult, row func(netResult) bool, cell func(row, r netResult) (string, bool)) {
 	for _, c := range results {
-		if c.rtt != rtts[0] {
+		if !row(c) {
 			continue
 		}
 		line := "| " + c.c.name + " |"
@@ -389,49 +414,16 @@ func printNetwork(results []netResult, rtts []time.Duration) {
 			if r.c.name != c.c.name {
 				continue
 			}
-			count := func(x netRun) int { return x.sum }
-			if r.c.hosts > 1 {
-				count = func(x netRun) int { return x.most }
-			}
-			a, b := medianRun(r.action, count), medianRun(r.runbook, count)
-			line += fmt.Sprintf(" %d / %d (%.2f) |", a, b, float64(a)/float64(b))
-		}
-		fmt.Println(line)
-	}
-	fmt.Println("\nWall time, median of the runs, action against the runbook in the same loop (ratio action/runbook):")
-	fmt.Println()
-	fmt.Println(head)
-	fmt.Println(sep)
-	for _, c := range results {
-		if c.rtt != rtts[0] {
-			continue
-		}
-		line := "| " + c.c.name + " |"
-		for _, r := range results {
-			if r.c.name == c.c.name {
-				a, b := medianWall(r.action), medianWall(r.runbook)
-				line += fmt.Sprintf(" %s / %s = %.2f |", ms(a), ms(b), float64(a)/float64(b))
+			if text, ok := cell(c, r); ok {
+				line += text
 			}
 		}
 		fmt.Println(line)
 	}
-	fmt.Println("\nRound trips felt, from the wall time: (wall at RTT − wall at 0) / RTT, action | runbook:")
-	fmt.Println()
-	fmt.Println(strings.Replace(head, " 0s RTT |", "", 1))
-	fmt.Println(sep[:len(sep)-4])
-	for _, base := range results {
-		if base.rtt != 0 {
-			continue
-		}
-		line := "| " + base.c.name + " |"
-		for _, r := range results {
-			if r.c.name == base.c.name && r.rtt != 0 {
-				felt := func(x, y []netRun) float64 { return float64(medianWall(x)-medianWall(y)) / float64(r.rtt) }
-				line += fmt.Sprintf(" %.1f \\| %.1f |", felt(r.action, base.action), felt(r.runbook, base.runbook))
-			}
-		}
-		fmt.Println(line)
-	}
+}
+
+// printHostRatio prints the 10-host run's wall time against one host's.
+func printHostRatio(results []netResult, rtts []time.Duration) {
 	one, ten := map[time.Duration]time.Duration{}, map[time.Duration]time.Duration{}
 	for _, r := range results {
 		switch r.c.name {

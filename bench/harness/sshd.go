@@ -48,31 +48,50 @@ func canUnshare() bool {
 func (h *harness) startServer(i int) (*server, error) {
 	s := &server{host: fmt.Sprintf("127.0.0.%d", i), dir: h.remoteRoot}
 	sdir := filepath.Join(h.tmp, "sshd", strconv.Itoa(i))
+	if err := h.makeDirs(s, sdir, i); err != nil {
+		return nil, err
+	}
+	cfg, err := h.writeConfig(s, sdir)
+	if err != nil {
+		return nil, err
+	}
+	return s, h.launch(s, cfg, filepath.Join(sdir, "sshd.log"))
+}
+
+// makeDirs makes the server's directories: sdir for its config and
+// keys, and (isolated) the remote directory and home it sees.
+func (h *harness) makeDirs(s *server, sdir string, i int) error {
 	if h.isolated {
 		s.dir = filepath.Join(h.tmp, "hosts", strconv.Itoa(i))
 	}
 	for _, d := range []string{sdir, filepath.Join(s.dir, "action"), filepath.Join(s.dir, "baseline")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if h.isolated && !h.realHome {
 		s.home = filepath.Join(sdir, "home")
 		if out, err := exec.Command("cp", "-a", "/etc/skel/.", s.home+"/").CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("copy /etc/skel: %v\n%s", err, out)
+			return fmt.Errorf("copy /etc/skel: %v\n%s", err, out)
 		}
 	}
+	return nil
+}
+
+// writeConfig makes the host key, picks a free port and writes the
+// sshd_config, returning its path.
+func (h *harness) writeConfig(s *server, sdir string) (string, error) {
 	hostKey := filepath.Join(sdir, "ssh_host_ed25519_key")
 	if err := keygen(hostKey); err != nil {
-		return nil, err
+		return "", err
 	}
 	pub, err := os.ReadFile(hostKey + ".pub")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	l, err := net.Listen("tcp", s.host+":0")
 	if err != nil {
-		return nil, fmt.Errorf("pick a free port on %s: %w", s.host, err)
+		return "", fmt.Errorf("pick a free port on %s: %w", s.host, err)
 	}
 	s.port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
@@ -94,13 +113,15 @@ LogLevel ERROR
 MaxStartups 100
 Subsystem sftp /usr/lib/openssh/sftp-server
 `, s.host, s.port, hostKey, h.clientKey+".pub")
-	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(sdir, "sshd.log")
+	return cfg, os.WriteFile(cfg, []byte(conf), 0o600)
+}
+
+// launch starts sshd with cfg (isolated: in its own mount namespace) and
+// waits for its banner.
+func (h *harness) launch(s *server, cfg, logPath string) error {
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer logf.Close()
 	s.cmd = exec.Command(sshdPath, "-D", "-e", "-f", cfg)
@@ -113,24 +134,24 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 	// Its own process group: a terminal's Ctrl-C reaches it only through stop.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	s.exited = make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		err := banner(s.addr())
 		if err == nil {
-			return s, nil
+			return nil
 		}
 		select {
 		case <-s.exited:
 			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("sshd on %s exited: %v\n%s", s.addr(), err, log)
+			return fmt.Errorf("sshd on %s exited: %v\n%s", s.addr(), err, log)
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("sshd on %s: no banner after 10s: %w", s.addr(), err)
+			return fmt.Errorf("sshd on %s: no banner after 10s: %w", s.addr(), err)
 		}
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/productgalaxy/sops-deploy-action/internal/dockertest"
+	"github.com/productgalaxy/sops-deploy-action/internal/dockerfile"
 )
 
 // TestDockerfile checks what the image promises without a Docker engine:
@@ -22,13 +22,13 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(b)
-	if dockertest.SyntaxDirective.MatchString(text) {
+	if dockerfile.SyntaxDirective.MatchString(text) {
 		t.Error("a # syntax= line: the classic builder cannot honour it")
 	}
 	if regexp.MustCompile(`\$\{?(BUILDPLATFORM|TARGETARCH|TARGETOS)\}?[^:]`).MatchString(text) {
 		t.Error("a platform argument used without a default; the classic builder leaves it empty")
 	}
-	stages, err := dockertest.ParseDockerfile("Dockerfile")
+	stages, err := dockerfile.Parse("Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestDockerfile(t *testing.T) {
 	if len(finalCopies) != 1 || finalCopies[0] != "--from=build /out/secrets-env /secrets-env" {
 		t.Errorf("final stage copies %q, want the binary only", finalCopies)
 	}
-	gb, err := dockertest.FindGoBuild(stages)
+	gb, err := dockerfile.FindGoBuild(stages)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/productgalaxy/sops-deploy-action/internal/dockertest"
+	"github.com/productgalaxy/sops-deploy-action/internal/dockerfile"
 	"github.com/productgalaxy/sops-deploy-action/internal/testenv"
 )
 
@@ -81,11 +81,11 @@ func testMain(m *testing.M) int {
 // dockerfileBuild is the Dockerfile's go build, writing to out; the build
 // context is the repository root.
 func dockerfileBuild(out string) (*exec.Cmd, error) {
-	stages, err := dockertest.ParseDockerfile("Dockerfile")
+	stages, err := dockerfile.Parse("Dockerfile")
 	if err != nil {
 		return nil, err
 	}
-	gb, err := dockertest.FindGoBuild(stages)
+	gb, err := dockerfile.FindGoBuild(stages)
 	if err != nil {
 		return nil, err
 	}

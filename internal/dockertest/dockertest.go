@@ -1,8 +1,7 @@
 // Package dockertest gives tests a Docker engine and the local images they
 // need: stand-ins for the Dockerfile's FROM images (no registry is
 // reachable on the machines the tests run on), the action's image built
-// from the Dockerfile, and a small job image for nektos/act; and, without
-// an engine, a Dockerfile's stages and its go build line (dockerfile.go).
+// from the Dockerfile, and a small job image for nektos/act.
 //
 // Tests that use it run when CI is "true" or SOPS_DEPLOY_DOCKER_TESTS is
 // "1". Under CI they fail, not skip, when the engine is missing; elsewhere

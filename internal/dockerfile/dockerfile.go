@@ -1,9 +1,9 @@
-package dockertest
-
-// Reading a Dockerfile without a Docker engine: its stages and
-// instructions, and the one `go build` command its RUN lines hold, so that
-// a test can check the image's shape and build the binary exactly as the
-// image does. The action's and secrets-env's tests both read theirs here.
+// Package dockerfile reads a Dockerfile without a Docker engine: its
+// stages and instructions, and the one `go build` command its RUN lines
+// hold, so that a test or the benchmark can check the image's shape and
+// build the binary exactly as the image does. The action's and
+// secrets-env's tests and bench/harness all read theirs here.
+package dockerfile
 
 import (
 	"errors"
@@ -33,9 +33,9 @@ type Stage struct {
 	Instrs     []Instr
 }
 
-// ParseDockerfile reads path into its stages. Comments (parser directives
+// Parse reads path into its stages. Comments (parser directives
 // included) and instructions before the first FROM are left out.
-func ParseDockerfile(path string) ([]Stage, error) {
+func Parse(path string) ([]Stage, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

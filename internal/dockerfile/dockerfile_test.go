@@ -1,4 +1,4 @@
-package dockertest
+package dockerfile
 
 import (
 	"os"
@@ -38,7 +38,7 @@ func TestFindGoBuild(t *testing.T) {
 		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		st, err := ParseDockerfile(p)
+		st, err := Parse(p)
 		if err != nil {
 			t.Fatal(err)
 		}
