@@ -174,7 +174,14 @@ func TestUnansweredLastTurnIsNotCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.(*net.TCPConn).CloseWrite()
-	time.Sleep(500 * time.Millisecond) // the echo of "bye" is released meanwhile (after 200 ms)
+	// Wait for the echo of "bye" itself, not for a time it should have come
+	// by: the proxy marks the release before it writes, so once the client
+	// has read it the proxy has judged the turn (a sleep would let a loaded
+	// machine pass a proxy that counts it).
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if got, err := io.ReadAll(c); err != nil || string(got) != "bye" {
+		t.Fatalf("after the half-close read %q, %v; want the echo \"bye\" and EOF", got, err)
+	}
 	if got := closeAndCount(t, l, c); got != 2 {
 		t.Errorf("counted %d round trips, want 2", got)
 	}
