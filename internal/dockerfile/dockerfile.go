@@ -16,9 +16,11 @@ import (
 )
 
 // SyntaxDirective matches a `# syntax=` parser directive in any of the
-// forms BuildKit honours. The classic builder (DOCKER_BUILDKIT=0) cannot:
+// line forms BuildKit honours (after a byte order mark or a shebang line
+// too; it also matches such a comment further down, where BuildKit would
+// not honour it: stricter than needed). The classic builder (DOCKER_BUILDKIT=0) cannot:
 // both Dockerfiles must build with it.
-var SyntaxDirective = regexp.MustCompile(`(?im)^(#|//)\s*syntax\s*=`)
+var SyntaxDirective = regexp.MustCompile(`(?im)^\x{FEFF}?(#|//)\s*syntax\s*=`)
 
 // Instr is one Dockerfile instruction, continuation lines joined.
 type Instr struct {

@@ -74,12 +74,15 @@ func TestFindGoBuild(t *testing.T) {
 
 func TestSyntaxDirective(t *testing.T) {
 	for text, want := range map[string]bool{
-		"# syntax=docker/dockerfile:1\nFROM x\n":   true,
-		"# syntax = docker/dockerfile:1\nFROM x\n": true,
-		"# SYNTAX=docker/dockerfile:1\nFROM x\n":   true,
-		"//syntax=docker/dockerfile:1\nFROM x\n":   true,
-		"# escape=`\nFROM x\n":                     false,
-		"# the syntax is plain\nFROM x\n":          false,
+		"# syntax=docker/dockerfile:1\nFROM x\n":            true,
+		"# syntax = docker/dockerfile:1\nFROM x\n":          true,
+		"# SYNTAX=docker/dockerfile:1\nFROM x\n":            true,
+		"//syntax=docker/dockerfile:1\nFROM x\n":            true,
+		"\uFEFF# syntax=docker/dockerfile:1\nFROM x\n":      true,  // BuildKit drops a BOM first
+		"#!/bin/sh\n# syntax=docker/dockerfile:1\nFROM x\n": true,  // and a shebang line
+		" # syntax=docker/dockerfile:1\nFROM x\n":           false, // not a directive to BuildKit
+		"# escape=`\nFROM x\n":                              false,
+		"# the syntax is plain\nFROM x\n":                   false,
 	} {
 		if got := SyntaxDirective.MatchString(text); got != want {
 			t.Errorf("SyntaxDirective(%q) = %v, want %v", text, got, want)
