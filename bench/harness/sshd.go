@@ -55,7 +55,10 @@ func (h *harness) startServer(i int) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s, h.launch(s, cfg, filepath.Join(sdir, "sshd.log"))
+	if err := h.launch(s, cfg, filepath.Join(sdir, "sshd.log")); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // makeDirs makes the server's directories: sdir for its config and
