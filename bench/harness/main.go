@@ -323,11 +323,11 @@ func (h *harness) printMachine() error {
 // build builds the action with the Dockerfile's go build line.
 func (h *harness) build() error {
 	h.bin = filepath.Join(h.tmp, "sops-deploy-action")
-	cmd, err := buildCommand(h.bin)
+	cmd, line, err := buildCommand(h.bin)
 	if err != nil {
 		return err
 	}
-	progress("building like the Dockerfile: %s", strings.Join(cmd.Args, " "))
+	progress("building like the Dockerfile: %s (-o %s)", line, h.bin)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build failed: %v\n%s", err, out)
 	}
@@ -386,17 +386,18 @@ func (h *harness) startServers() error {
 }
 
 // buildCommand returns the Dockerfile's go build, for this machine,
-// writing out.
-func buildCommand(out string) (*exec.Cmd, error) {
+// writing out, and how a shell would spell it.
+func buildCommand(out string) (*exec.Cmd, string, error) {
 	stages, err := dockerfile.Parse("Dockerfile")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	gb, err := dockerfile.FindGoBuild(stages)
 	if err != nil {
-		return nil, fmt.Errorf("the Dockerfile: %w", err)
+		return nil, "", fmt.Errorf("the Dockerfile: %w", err)
 	}
-	return gb.Command(out, ".")
+	cmd, err := gb.Command(out, ".")
+	return cmd, gb.String(), err
 }
 
 // installed returns a prep that empties the file commands and removes

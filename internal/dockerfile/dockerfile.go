@@ -237,6 +237,19 @@ func parseGoBuild(command string, line int) (gb GoBuild, ok bool, err error) {
 	return gb, true, nil
 }
 
+// String is the command as a shell would take it, environment words
+// first (the target's left out, as Command runs it).
+func (gb GoBuild) String() string {
+	words := append(slices.Clone(gb.Env), "go")
+	for _, a := range gb.Args {
+		if strings.ContainsAny(a, " \t\"'$\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		words = append(words, a)
+	}
+	return strings.Join(words, " ")
+}
+
 // Command is the build writing to out instead of Out, run in dir (the
 // build context: the repository root).
 func (gb GoBuild) Command(out, dir string) (*exec.Cmd, error) {

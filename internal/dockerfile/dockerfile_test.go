@@ -44,7 +44,7 @@ func TestFindGoBuild(t *testing.T) {
 		}
 		return st
 	}
-	st := stages("# comment\nARG X\nFROM --platform=$B golang AS build\nRUN apt-get update && \\\n    CGO_ENABLED=0 GOARCH=${TARGETARCH:-amd64} go build -trimpath \\\n    -o /out/app ./cmd/app\nFROM scratch\nCOPY --from=build /out/app /app\n")
+	st := stages("# comment\nARG X\nFROM --platform=$B golang AS build\nRUN apt-get update && \\\n    CGO_ENABLED=0 GOARCH=${TARGETARCH:-amd64} go build -trimpath -ldflags=\"-s -w -X 'a.b=c'\" \\\n    -o /out/app ./cmd/app\nFROM scratch\nCOPY --from=build /out/app /app\n")
 	if len(st) != 2 || st[0].From != "golang" || st[0].Name != "build" || st[1].From != "scratch" || st[1].Instrs[1].Line != 8 {
 		t.Fatalf("stages = %+v", st)
 	}
@@ -54,6 +54,9 @@ func TestFindGoBuild(t *testing.T) {
 	}
 	if gb.Line != 4 || gb.Out != "/out/app" || !slices.Equal(gb.Env, []string{"CGO_ENABLED=0"}) || !slices.Equal(gb.Target, []string{"GOARCH=${TARGETARCH:-amd64}"}) {
 		t.Errorf("FindGoBuild = %+v", gb)
+	}
+	if words, err := ShellWords(gb.String()); err != nil || !slices.Equal(words, append([]string{"CGO_ENABLED=0", "go"}, gb.Args...)) {
+		t.Errorf("String() = %s: a shell reads %q, %v", gb.String(), words, err)
 	}
 	cmd, err := gb.Command("/tmp/x", dir)
 	if err != nil || !slices.Contains(cmd.Args, "/tmp/x") || slices.Contains(cmd.Args, "/out/app") || cmd.Dir != dir {

@@ -107,7 +107,8 @@ type options struct {
 
 // WithStockHostKeys gives the server ecdsa (P-256) and rsa host keys next
 // to its ed25519 one, as a stock Debian or Ubuntu sshd has, listed in that
-// order in sshd_config.
+// order in sshd_config. The rsa key is RSAKey: the same for every server
+// of a test binary.
 func WithStockHostKeys() Option {
 	return func(o *options) { o.stockKeys = true }
 }
