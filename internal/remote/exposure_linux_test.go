@@ -69,6 +69,19 @@ func TestNothingReadableWhileWritten(t *testing.T) {
 				ev := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[off]))
 				name := string(bytes.TrimRight(buf[off+syscall.SizeofInotifyEvent:off+syscall.SizeofInotifyEvent+int(ev.Len)], "\x00"))
 				off += syscall.SizeofInotifyEvent + int(ev.Len)
+				if ev.Mask&syscall.IN_Q_OVERFLOW != 0 {
+					mu.Lock()
+					problems = append(problems, "the inotify queue overflowed: events were lost")
+					mu.Unlock()
+					continue
+				}
+				if ev.Len == 0 {
+					// About a watched directory itself (IN_IGNORED once a work
+					// directory is removed): no entry appeared. Its path may
+					// already name the next install's directory, made 0755
+					// and chmodded 0700 before anything is put in it.
+					continue
+				}
 				parent := watched[int(ev.Wd)]
 				p := filepath.Join(parent, name)
 				if ev.Mask&syscall.IN_ISDIR != 0 {
